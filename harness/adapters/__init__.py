@@ -1,0 +1,53 @@
+"""Adapter registry: the one place frameworks are named.
+
+Each entry maps a framework name to the adapter module and the environment its worker
+process needs before that module imports anything (Keras picks its backend at import).
+Adapter modules import their framework lazily, so importing this registry is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    name: str
+    module: str
+    env: dict[str, str] = field(default_factory=dict, hash=False)
+    backend: str | None = None
+
+
+REGISTRY: dict[str, AdapterSpec] = {
+    "torch": AdapterSpec("torch", "harness.adapters.pytorch"),
+    "keras": AdapterSpec("keras", "harness.adapters.keras3", {"KERAS_BACKEND": "tensorflow"}, "tensorflow"),
+    "keras-jax": AdapterSpec("keras-jax", "harness.adapters.keras3", {"KERAS_BACKEND": "jax"}, "jax"),
+    "keras-torch": AdapterSpec("keras-torch", "harness.adapters.keras3", {"KERAS_BACKEND": "torch"}, "torch"),
+    "jax": AdapterSpec("jax", "harness.adapters.jaxlax"),
+}
+DEFAULT_FRAMEWORKS = ("torch", "keras", "jax")
+DEVICES = ("cpu", "gpu")
+
+# Extra adapters for tests and experiments: POOL_PARITY_ADAPTERS="name=module,name2=module2".
+_EXTRA_ENV = "POOL_PARITY_ADAPTERS"
+
+
+def registry() -> dict[str, AdapterSpec]:
+    extra = os.environ.get(_EXTRA_ENV, "")
+    out = dict(REGISTRY)
+    for item in filter(None, (p.strip() for p in extra.split(","))):
+        name, _, module = item.partition("=")
+        out[name] = AdapterSpec(name, module)
+    return out
+
+
+def get(name: str) -> AdapterSpec:
+    return registry()[name]
+
+
+def load(spec: AdapterSpec) -> ModuleType:
+    """Import the adapter module (not its framework)."""
+    return importlib.import_module(spec.module)

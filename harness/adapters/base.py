@@ -1,0 +1,50 @@
+"""The adapter protocol. An adapter is a module with these functions (see pytorch.py):
+
+    probe() -> Probe                       versions, devices; imports the framework
+    plan(case, backend) -> Plan            pure: no framework import
+    execute(case, plan, x, device, upstream) -> Outcome
+
+`x` is the case input (NumPy, case dtype, channels-first); `upstream` is given when the case
+asks for a gradient. Outcome arrays are NumPy, in the framework's own layout converted back to
+channels-first (the conversions are in the plan).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+
+@dataclass
+class Probe:
+    versions: dict[str, str]
+    devices: dict[str, str]  # "cpu" / "gpu" -> a device name a person recognises
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    output: np.ndarray
+    indices: np.ndarray | None = None
+    grad: np.ndarray | None = None
+    dtype: str = ""  # the framework's output dtype, by name
+    seconds: float = 0.0  # time inside the framework's pooling (and backward) calls
+
+
+class Stopwatch:
+    """Accumulates the time spent inside framework calls."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    @contextmanager
+    def framework(self) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - start

@@ -1,0 +1,225 @@
+"""`pool-parity run | list | validate | explain | report`: builds a RunConfig, calls the stages
+in order, and maps bad input to one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import adapters
+from harness.cases import load_cases
+from harness.config import RunConfig, default_jobs
+from harness.errors import CaseErrors, HarnessError
+from harness.spec import ACCEPTABLE, Case
+
+EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _csv(choices: tuple[str, ...] | None) -> Any:
+    def parse(text: str) -> tuple[str, ...]:
+        items = tuple(x.strip() for x in text.split(",") if x.strip())
+        if not items:
+            raise argparse.ArgumentTypeError("expected a comma-separated list")
+        for item in items:
+            if choices is not None and item not in choices:
+                raise argparse.ArgumentTypeError(f"unknown '{item}', expected one of {', '.join(choices)}")
+        return items
+
+    return parse
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N, got '{text}'") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"need 1 <= K <= N, got {text}")
+    return k, n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pool-parity", description="Pooling parity across PyTorch, Keras and JAX.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    names = tuple(adapters.registry())
+
+    run = sub.add_parser("run", help="run cases through frameworks and write a report")
+    run.add_argument("paths", nargs="*", default=["cases"], help="case files or directories (default: cases/)")
+    run.add_argument("--frameworks", type=_csv(names), default=adapters.DEFAULT_FRAMEWORKS,
+                     help=f"comma-separated, from {', '.join(names)} (default: torch,keras,jax)")
+    run.add_argument("--devices", type=_csv(adapters.DEVICES), default=("cpu",),
+                     help="cpu,gpu (default: cpu); a device a framework cannot see is reported as skipped")
+    run.add_argument("--out", type=Path, default=Path("reports/latest"), help="output directory")
+    run.add_argument("--seed", type=int, default=0, help="seed for cases without their own (default 0)")
+    run.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes per framework (default: cores)")
+    run.add_argument("--case-timeout", type=float, default=120.0, help="seconds before a worker is killed (default 120)")
+    run.add_argument("--no-isolation", action="store_true", help="run adapters in-process (debugging)")
+    run.add_argument("--save-arrays", action="store_true", help="also write DIR/arrays.npz")
+    run.add_argument("--shard", type=_shard, help="run the K-th of N deterministic slices, e.g. 2/4")
+    run.add_argument("-k", "--select", action="append", default=[], help="only case ids containing this text")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    for name, text in (("list", "print the expanded case ids"), ("validate", "check case files without running")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("paths", nargs="*", default=["cases"])
+
+    explain = sub.add_parser("explain", help="show what each framework will do for a case")
+    explain.add_argument("case_id")
+    explain.add_argument("paths", nargs="*", default=["cases"])
+    explain.add_argument("--frameworks", type=_csv(names), default=adapters.DEFAULT_FRAMEWORKS)
+
+    report = sub.add_parser("report", help="render (and merge) results.json files into one report")
+    report.add_argument("results", nargs="+", type=Path)
+    report.add_argument("--out", type=Path, required=True)
+    report.add_argument("--allow-version-mismatch", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "list": cmd_list, "validate": cmd_validate,
+                "explain": cmd_explain, "report": cmd_report}[args.command](args)
+    except CaseErrors as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        print(f"{len(exc.errors)} problem(s) found", file=sys.stderr)
+        return EXIT_USAGE
+    except HarnessError as exc:
+        print(f"pool-parity: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for case in load_cases(args.paths):
+        print(case.id)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    cases = load_cases(args.paths)
+    print(f"{len(cases)} cases OK")
+    return EXIT_OK
+
+
+def _select(cases: list[Case], select: list[str]) -> list[Case]:
+    return [c for c in cases if not select or any(s in c.id for s in select)]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.report import render_all
+    from harness.results import ResultWriter
+    from harness.run import Runner, select_shard
+
+    if args.jobs < 1:
+        raise HarnessError(f"--jobs must be >= 1, got {args.jobs}")
+    cases, orders = select_shard(_select(load_cases(args.paths, args.seed), args.select), args.shard)
+    if not cases:
+        raise HarnessError("no cases selected")
+    config = RunConfig(paths=tuple(args.paths), frameworks=args.frameworks, devices=args.devices, out=args.out,
+                       seed=args.seed, jobs=args.jobs, case_timeout=args.case_timeout,
+                       isolation=not args.no_isolation, save_arrays=args.save_arrays, shard=args.shard,
+                       progress=not args.quiet)
+    writer = ResultWriter(config.out, config.save_arrays)
+    show = ProgressLine(enabled=config.progress)
+    runner = Runner(cases, config, writer, on_progress=show, orders=orders)
+    started = time.time()
+    interrupted = False
+    try:
+        show.say(f"starting {', '.join(config.frameworks)} workers ...")
+        runner.start_workers()
+        runner.run()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        runner.stop_workers()
+        show.close()
+        meta = runner.meta()
+        meta.update(started=started, duration=time.time() - started, complete=not interrupted)
+        doc = writer.close(meta)
+    render_all(doc, config.out)
+    print_summary(doc, config.out)
+    if interrupted:
+        print("interrupted: results so far are in the report, marked incomplete", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK if all(r["verdict"] in ACCEPTABLE for r in doc["results"]) else EXIT_DISAGREE
+
+
+class ProgressLine:
+    """Cases done / total and failures so far, on one line (a line per 10% when not a TTY)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+        self.step = 0
+
+    def say(self, text: str) -> None:
+        if self.enabled:
+            print(text, file=sys.stderr, flush=True)
+
+    def __call__(self, p: Any) -> None:
+        if not self.enabled:
+            return
+        line = f"[{p.done}/{p.total} cases] {p.failing} failing, {p.elapsed:.1f}s"
+        if self.tty:
+            now = time.time()
+            if now - self.last > 0.1 or p.done == p.total:
+                print("\r" + line, end="", file=sys.stderr, flush=True)
+                self.last = now
+        elif p.done * 10 // p.total > self.step or p.done == p.total:
+            self.step = p.done * 10 // p.total
+            print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            print(file=sys.stderr)
+
+
+def print_summary(doc: dict[str, Any], out: Path) -> None:
+    """Closing table: verdict counts per framework/device."""
+    table: dict[str, dict[str, int]] = {}
+    for r in doc["results"]:
+        row = table.setdefault(f"{r['framework']}-{r['device']}", {})
+        row[r["verdict"]] = row.get(r["verdict"], 0) + 1
+    verdicts = sorted({v for row in table.values() for v in row})
+    width = max([len(k) for k in table] + [9])
+    print(f"{'framework':<{width}}  " + "  ".join(verdicts))
+    for name, row in sorted(table.items()):
+        print(f"{name:<{width}}  " + "  ".join(f"{row.get(v, 0):>{len(v)}}" for v in verdicts))
+    failing = [r for r in doc["results"] if r["verdict"] not in ACCEPTABLE]
+    for r in failing[:20]:
+        print(f"FAIL {r['case_id']} [{r['framework']}-{r['device']}] {r['verdict']}: {r['reason']}")
+    if len(failing) > 20:
+        print(f"... and {len(failing) - 20} more failures")
+    print(f"{len(doc['cases'])} cases, {len(doc['results'])} results in {doc['meta'].get('duration', 0):.1f}s; "
+          f"report: {out / 'index.html'}")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from harness.explain import explain
+
+    cases = [c for c in load_cases(args.paths) if c.id == args.case_id]
+    if not cases:
+        raise HarnessError(f"no case with id '{args.case_id}' under {' '.join(args.paths)}")
+    print(explain(cases[0], args.frameworks))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import render_all
+    from harness.results import merge, read_results, write_json
+
+    doc = merge([read_results(p) for p in args.results], allow_mismatch=args.allow_version_mismatch)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "results.json", doc)
+    render_all(doc, args.out)
+    print_summary(doc, args.out)
+    return EXIT_OK if all(r["verdict"] in ACCEPTABLE for r in doc["results"]) else EXIT_DISAGREE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Stage 5: compare a framework's outcome with the reference, and frameworks with each other.
+
+Checks run in a fixed order (error, support, shape, dtype, NaN/inf placement, values, then
+indices and gradients); the first disagreement decides the verdict and every statistic is
+recorded. Tolerances live in one table, TOLERANCES, documented in docs/semantics.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.inputs import np_dtype
+from harness.reference import Reference
+from harness.spec import INT_DTYPES, MAX_OPS, Case, Expectation
+
+# (rtol, atol) for averaging ops per input dtype; a value passes when
+# |got - ref| <= atol + rtol * |ref|. Max pooling, indices and shapes are always exact.
+TOLERANCES: dict[str, tuple[float, float]] = {
+    "float64": (1e-10, 1e-12),
+    "float32": (1e-5, 1e-6),
+    "float16": (2e-3, 1e-3),  # about 2 ulp of float16 (eps 2**-10)
+    "bfloat16": (1.6e-2, 1e-2),  # about 2 ulp of bfloat16 (eps 2**-7)
+    "int32": (0.0, 0.0),
+    "int64": (0.0, 0.0),
+}
+MAX_LOCATIONS = 5
+
+
+def tolerance(case: Case) -> tuple[float, float]:
+    if case.op in MAX_OPS:
+        return 0.0, 0.0
+    return case.tolerance or TOLERANCES[case.input.dtype]
+
+
+def _ordered(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Map floats to integers whose difference is the distance in units in the last place."""
+    width = {2: np.int16, 4: np.int32, 8: np.int64}[dtype.itemsize]
+    bits = a.astype(dtype).view(width).astype(np.float64)
+    top = float(np.iinfo(width).min)
+    return np.where(bits < 0, top - bits, bits)
+
+
+def diff_arrays(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float, dtype: str) -> dict[str, Any]:
+    """Statistics of got vs expected (same shape). Mismatch = outside tolerance or misplaced NaN/inf."""
+    g = np.asarray(got).astype(np.float64)
+    e = np.asarray(exp).astype(np.float64)
+    g_nan, e_nan = np.isnan(g), np.isnan(e)
+    nan_bad = g_nan != e_nan
+    g_inf, e_inf = np.isinf(g), np.isinf(e)
+    inf_bad = (g_inf | e_inf) & ~(g_nan | e_nan) & (g != e)
+    finite = np.isfinite(g) & np.isfinite(e)
+    with np.errstate(invalid="ignore", over="ignore"):
+        absdiff = np.where(finite, np.abs(g - e), 0.0)
+        reldiff = np.where(finite & (e != 0), absdiff / np.abs(np.where(e == 0, 1.0, e)), 0.0)
+    value_bad = finite & (absdiff > atol + rtol * np.abs(e))
+    bad = nan_bad | inf_bad | value_bad
+    stats: dict[str, Any] = {
+        "total": int(g.size),
+        "mismatches": int(bad.sum()),
+        "nan_mismatches": int(nan_bad.sum()),
+        "inf_mismatches": int(inf_bad.sum()),
+        "max_abs": float(absdiff.max()) if g.size else 0.0,
+        "max_rel": float(reldiff.max()) if g.size else 0.0,
+        "max_ulp": _max_ulp(g, e, finite, dtype),
+        "rtol": rtol,
+        "atol": atol,
+        "first": [_loc(i, g, e) for i in zip(*np.nonzero(bad))][:MAX_LOCATIONS] if bad.any() else [],
+        "worst": _loc(np.unravel_index(int(absdiff.argmax()), g.shape), g, e) if g.size and absdiff.max() > 0 else None,
+    }
+    return stats
+
+
+def _max_ulp(g: np.ndarray, e: np.ndarray, finite: np.ndarray, dtype: str) -> float | None:
+    if dtype in INT_DTYPES or not finite.any():
+        return None if dtype in INT_DTYPES else 0.0
+    dt = np_dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.abs(_ordered(g[finite], dt) - _ordered(e[finite], dt)).max())
+
+
+def _loc(index: tuple[Any, ...], g: np.ndarray, e: np.ndarray) -> dict[str, Any]:
+    idx = tuple(int(i) for i in index)
+    return {"index": list(idx), "got": _num(g[idx]), "expected": _num(e[idx])}
+
+
+def _num(v: Any) -> float | str:
+    """JSON-safe number: NaN and infinities as strings."""
+    v = float(v)
+    if np.isnan(v):
+        return "nan"
+    if np.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return v
+
+
+def _expected_dtype(case: Case) -> str | None:
+    """Pooling keeps the input dtype, except averages of integers, which frameworks differ on."""
+    if case.input.dtype in INT_DTYPES and case.op not in MAX_OPS:
+        return None
+    return case.input.dtype
+
+
+def compare(case: Case, ref: Reference, outcome: Any) -> dict[str, Any]:
+    """Verdict and statistics for one framework result (an adapters.base.Outcome)."""
+    rtol, atol = tolerance(case)
+    result: dict[str, Any] = {
+        "shape": list(outcome.output.shape),
+        "ref_shape": list(ref.output.shape),
+        "dtype": outcome.dtype,
+        "expected_dtype": _expected_dtype(case),
+    }
+    if tuple(outcome.output.shape) != ref.output.shape:
+        return {**result, "verdict": "shape_mismatch",
+                "reason": f"output shape {list(outcome.output.shape)}, reference {list(ref.output.shape)}"}
+    out = diff_arrays(outcome.output, ref.output, rtol, atol, case.input.dtype)
+    result["output"] = out
+    verdict, reason = "pass", ""
+    if result["expected_dtype"] and outcome.dtype != result["expected_dtype"]:
+        verdict, reason = "dtype_mismatch", f"output dtype {outcome.dtype}, expected {result['expected_dtype']}"
+    elif out["mismatches"]:
+        verdict, reason = "numeric_mismatch", describe("output", out)
+    if ref.indices is not None:
+        verdict, reason = _part(result, "indices", outcome.indices, ref.indices, 0.0, 0.0, "int64", verdict, reason)
+    if ref.grad is not None:
+        g_rtol, g_atol = TOLERANCES[case.input.dtype] if case.input.dtype not in INT_DTYPES else (0.0, 0.0)
+        verdict, reason = _part(result, "grad", outcome.grad, ref.grad, g_rtol, g_atol, case.input.dtype, verdict, reason)
+    return {**result, "verdict": verdict, "reason": reason}
+
+
+def _part(result: dict[str, Any], name: str, got: np.ndarray | None, exp: np.ndarray,
+          rtol: float, atol: float, dtype: str, verdict: str, reason: str) -> tuple[str, str]:
+    """Compare indices or gradients; they decide the verdict only if the output passed."""
+    if got is None:
+        result[name] = {"verdict": "missing"}
+        return (verdict, reason) if verdict != "pass" else ("numeric_mismatch", f"{name}: not returned")
+    if tuple(got.shape) != exp.shape:
+        result[name] = {"verdict": "shape_mismatch", "shape": list(got.shape), "ref_shape": list(exp.shape)}
+        return (verdict, reason) if verdict != "pass" else ("shape_mismatch", f"{name} shape {list(got.shape)}, reference {list(exp.shape)}")
+    stats = diff_arrays(got, exp, rtol, atol, dtype)
+    stats["verdict"] = "numeric_mismatch" if stats["mismatches"] else "pass"
+    result[name] = stats
+    if verdict == "pass" and stats["mismatches"]:
+        return "numeric_mismatch", describe(name, stats)
+    return verdict, reason
+
+
+def describe(name: str, stats: dict[str, Any]) -> str:
+    """One line in the spirit of numpy.testing: count, worst element, both values."""
+    text = f"{name}: {stats['mismatches']}/{stats['total']} elements differ"
+    if stats["nan_mismatches"]:
+        text += f" ({stats['nan_mismatches']} NaN misplaced)"
+    first = stats["first"][0] if stats["first"] else None
+    if first:
+        text += f"; first at {first['index']}: got {first['got']}, expected {first['expected']}"
+    if stats["max_abs"]:
+        text += f"; max abs {stats['max_abs']:.3g}, max rel {stats['max_rel']:.3g}"
+    return text
+
+
+def apply_expectation(verdict: str, expectation: Expectation | None, device: str) -> tuple[str, str]:
+    """Known divergences: a matching verdict is known_divergence; a pass is unexpected_pass."""
+    if expectation is None or (expectation.devices and device not in expectation.devices):
+        return verdict, ""
+    if verdict == expectation.verdict:
+        return "known_divergence", expectation.reason
+    if verdict == "pass":
+        return "unexpected_pass", f"expected {expectation.verdict} ({expectation.reason}) but it passed"
+    return verdict, f"expected {expectation.verdict}, got {verdict}"
+
+
+def agreement(case: Case, outputs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Pairwise agreement between frameworks' outputs for one case."""
+    rtol, atol = tolerance(case)
+    labels = sorted(outputs)
+    pairs = []
+    for i, a in enumerate(labels):
+        for b in labels[i + 1 :]:
+            x, y = outputs[a], outputs[b]
+            if x.shape != y.shape:
+                pairs.append({"a": a, "b": b, "agree": False, "detail": f"shapes {list(x.shape)} vs {list(y.shape)}"})
+                continue
+            stats = diff_arrays(x, y, rtol, atol, case.input.dtype)
+            detail = "agree" if not stats["mismatches"] else describe("output", stats)
+            pairs.append({"a": a, "b": b, "agree": not stats["mismatches"], "mismatches": stats["mismatches"],
+                          "max_abs": stats["max_abs"], "detail": detail})
+    return pairs

@@ -1,0 +1,533 @@
+"""Stage 2: validate raw case mappings, fill PyTorch's defaults, build frozen Cases.
+
+Every problem becomes one CaseError (file, line, case id, field); all are collected before
+raising so that `pool-parity validate` lists them together.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from typing import Any
+
+from harness import semantics
+from harness.adapters import DEVICES, registry
+from harness.errors import CaseError, CaseErrors
+from harness.load import Node, RawCase, suggest
+from harness.spec import (
+    ADAPTIVE_OPS,
+    DTYPES,
+    GLOBAL_OPS,
+    INT_DTYPES,
+    MAX_OPS,
+    OPS,
+    WINDOWED_OPS,
+    Case,
+    Expectation,
+    Injection,
+    InputSpec,
+    PoolParams,
+    Source,
+)
+
+CASE_KEYS = (
+    "id", "description", "op", "input", "params", "matrix", "grad", "upstream",
+    "frameworks", "devices", "tolerance", "tags", "expect", "native",
+)
+INPUT_KEYS = ("shape", "dtype", "values", "generator", "inject", "layout")
+GENERATORS: dict[str, tuple[str, ...]] = {
+    "randn": ("mean", "std"),
+    "uniform": ("low", "high"),
+    "randint": ("low", "high"),
+    "arange": ("start", "step"),
+    "constant": ("value",),
+}
+PARAMS_FOR_OP: dict[str, tuple[str, ...]] = {
+    "max_pool": ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+    "avg_pool": (
+        "kernel_size", "stride", "padding", "dilation", "ceil_mode", "count_include_pad",
+        "divisor_override",
+    ),
+    "lp_pool": ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "norm_type"),
+    "global_max_pool": ("keepdims",),
+    "global_avg_pool": ("keepdims",),
+    "adaptive_max_pool": ("output_size", "return_indices"),
+    "adaptive_avg_pool": ("output_size",),
+}
+ALL_PARAMS = tuple(dict.fromkeys(p for ps in PARAMS_FOR_OP.values() for p in ps))
+VERDICTS = ("pass", "shape_mismatch", "numeric_mismatch", "unsupported", "error", "tie_break", "dtype_mismatch")
+SPECIAL = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
+
+
+class _Bad(Exception):
+    """Internal: abort normalising this case after recording an error."""
+
+
+class _Checker:
+    """Collects errors for one case, each located by the line of the offending key."""
+
+    def __init__(self, raw: RawCase) -> None:
+        self.raw, self.path = raw, raw.path
+        cid = raw.node.get("id")
+        self.case_id = cid if isinstance(cid, str) else None
+        self.errors: list[CaseError] = []
+
+    def fail(self, node: Node | None, key: str, field: str, message: str) -> None:
+        line = node.line_of(key) if isinstance(node, Node) else self.raw.node.line
+        self.errors.append(CaseError(self.path, line, self.case_id, field, message))
+
+    def unknown_keys(self, node: Node, allowed: tuple[str, ...], prefix: str) -> None:
+        for key in node:
+            if key not in allowed:
+                self.fail(node, str(key), f"{prefix}{key}", f"unknown key{suggest(str(key), allowed)}")
+
+    def mapping(self, node: Node, key: str, field: str, required: bool = False) -> Node | None:
+        value = node.get(key)
+        if value is None:
+            if required:
+                self.fail(node, key, field, "is required")
+            return None
+        if not isinstance(value, Node):
+            self.fail(node, key, field, f"must be a mapping, got {_show(value)}")
+            return None
+        return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, str) and value.lower() in SPECIAL:
+        return SPECIAL[value.lower()]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def normalise(raws: list[RawCase], run_seed: int = 0) -> list[Case]:
+    """Validate and normalise; duplicate ids across files are errors naming both places."""
+    cases: list[Case] = []
+    errors: list[CaseError] = []
+    seen: dict[str, RawCase] = {}
+    for raw in raws:
+        check = _Checker(raw)
+        try:
+            case = _case(check, raw, run_seed)
+        except _Bad:
+            case = None
+        errors.extend(check.errors)
+        if case is None or check.errors:
+            continue
+        first = seen.get(case.id)
+        if first is not None:
+            errors.append(
+                CaseError(raw.path, raw.id_line, case.id, "id",
+                          f"duplicate id, first defined at {first.path}:{first.id_line}")
+            )
+            continue
+        seen[case.id] = raw
+        cases.append(case)
+    if errors:
+        raise CaseErrors(errors)
+    return cases
+
+
+def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
+    node = raw.node
+    check.unknown_keys(node, CASE_KEYS, "")
+    cid = node.get("id")
+    if not isinstance(cid, str) or not cid.strip():
+        check.fail(node, "id", "id", f"must be a non-empty string, got {_show(cid)}")
+        raise _Bad
+    if any(c.isspace() for c in cid) or "[" in cid or "]" in cid:
+        check.fail(node, "id", "id", "must not contain spaces or brackets")
+    op = node.get("op")
+    if op not in OPS:
+        check.fail(node, "op", "op", f"must be one of {', '.join(OPS)}, got {_show(op)}{suggest(str(op), OPS)}")
+        raise _Bad
+    inp_node = check.mapping(node, "input", "input", required=True)
+    params_node = check.mapping(node, "params", "params") or Node()
+    if not hasattr(params_node, "key_lines"):
+        params_node.key_lines = {}
+    if inp_node is None:
+        raise _Bad
+    seed = zlib.crc32(f"{run_seed}:{cid}".encode())
+    inp = _input(check, inp_node, seed)
+    if inp is None:
+        raise _Bad
+    params = _params(check, params_node, op, inp)
+    frameworks = _names(check, node, "frameworks", tuple(registry()))
+    devices = _names(check, node, "devices", DEVICES)
+    return Case(
+        id=cid,
+        op=op,
+        input=inp,
+        params=params if params is not None else PoolParams(),
+        source=Source(raw.path, raw.id_line),
+        description=_string(check, node, "description"),
+        grad=_bool(check, node, "grad", "grad", False),
+        upstream=_choice(check, node, "upstream", ("random", "ones"), "random"),
+        frameworks=frameworks,
+        devices=devices,
+        tolerance=_tolerance(check, node),
+        tags=_names(check, node, "tags", None) or (),
+        expect=_expect(check, node),
+        native=_native(check, node),
+        yaml_text=raw.yaml_text,
+    )
+
+
+def _string(check: _Checker, node: Node, key: str) -> str:
+    value = node.get(key, "")
+    if not isinstance(value, str):
+        check.fail(node, key, key, f"must be a string, got {_show(value)}")
+        return ""
+    return value
+
+
+def _bool(check: _Checker, node: Node, key: str, field: str, default: bool) -> bool:
+    value = node.get(key, default)
+    if not isinstance(value, bool):
+        check.fail(node, key, field, f"must be true or false, got {_show(value)}")
+        return default
+    return value
+
+
+def _choice(check: _Checker, node: Node, key: str, choices: tuple[str, ...], default: str) -> str:
+    value = node.get(key, default)
+    if value not in choices:
+        check.fail(node, key, key, f"must be one of {', '.join(choices)}, got {_show(value)}")
+        return default
+    return str(value)
+
+
+def _names(check: _Checker, node: Node, key: str, allowed: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    value = node.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        check.fail(node, key, key, f"must be a list of names, got {_show(value)}")
+        return None
+    if allowed is not None:
+        for v in value:
+            if v not in allowed:
+                check.fail(node, key, key, f"unknown name '{v}', expected one of {', '.join(allowed)}{suggest(v, allowed)}")
+    return tuple(value)
+
+
+def _tolerance(check: _Checker, node: Node) -> tuple[float, float] | None:
+    tol = check.mapping(node, "tolerance", "tolerance")
+    if tol is None:
+        return None
+    check.unknown_keys(tol, ("rtol", "atol"), "tolerance.")
+    out = []
+    for key in ("rtol", "atol"):
+        value = _number(tol.get(key, 0.0))
+        if value is None or not value >= 0 or math.isinf(value):
+            check.fail(tol, key, f"tolerance.{key}", f"must be a finite number >= 0, got {_show(tol.get(key))}")
+            value = 0.0
+        out.append(value)
+    return out[0], out[1]
+
+
+def _expect(check: _Checker, node: Node) -> dict[str, Expectation]:
+    exp = check.mapping(node, "expect", "expect")
+    if exp is None:
+        return {}
+    out = {}
+    names = tuple(registry())
+    for fw, body in exp.items():
+        field = f"expect.{fw}"
+        if fw not in names:
+            check.fail(exp, fw, field, f"unknown framework{suggest(str(fw), names)}")
+            continue
+        if not isinstance(body, Node):
+            check.fail(exp, fw, field, "must be a mapping with verdict and reason")
+            continue
+        check.unknown_keys(body, ("verdict", "reason", "link", "devices"), f"{field}.")
+        verdict = body.get("verdict")
+        if verdict not in VERDICTS or verdict == "pass":
+            check.fail(body, "verdict", f"{field}.verdict",
+                       f"must be one of {', '.join(v for v in VERDICTS if v != 'pass')}, got {_show(verdict)}")
+            continue
+        reason = body.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            check.fail(body, "reason", f"{field}.reason", "a known divergence needs a one-line reason")
+            continue
+        link = body.get("link")
+        if link is not None and not isinstance(link, str):
+            check.fail(body, "link", f"{field}.link", "must be a string")
+        devices = _names(check, body, "devices", DEVICES)
+        out[str(fw)] = Expectation(str(verdict), reason.strip(), link, devices)
+    return out
+
+
+def _native(check: _Checker, node: Node) -> dict[str, dict[str, Any]]:
+    nat = check.mapping(node, "native", "native")
+    if nat is None:
+        return {}
+    names = tuple(registry())
+    out = {}
+    for fw, body in nat.items():
+        if fw not in names:
+            check.fail(nat, fw, f"native.{fw}", f"unknown framework{suggest(str(fw), names)}")
+        elif not isinstance(body, Node):
+            check.fail(nat, fw, f"native.{fw}", "must be a mapping of framework arguments")
+        else:
+            out[str(fw)] = dict(body)
+    return out
+
+
+def _input(check: _Checker, node: Node, default_seed: int) -> InputSpec | None:
+    check.unknown_keys(node, INPUT_KEYS, "input.")
+    dtype = node.get("dtype", "float32")
+    if dtype not in DTYPES:
+        check.fail(node, "dtype", "input.dtype", f"must be one of {', '.join(DTYPES)}, got {_show(dtype)}{suggest(str(dtype), DTYPES)}")
+        return None
+    layout = node.get("layout", "channels_first")
+    if layout not in ("channels_first", "channels_last"):
+        check.fail(node, "layout", "input.layout", f"must be channels_first or channels_last, got {_show(layout)}")
+        return None
+    shape = node.get("shape")
+    if not isinstance(shape, list) or not all(_is_int(s) for s in shape):
+        check.fail(node, "shape", "input.shape", f"must be a list of ints, got {_show(shape)}")
+        return None
+    if not 3 <= len(shape) <= 5:
+        check.fail(node, "shape", "input.shape",
+                   f"must be N, C and 1-3 spatial dims (3 to 5 entries), got {len(shape)}")
+        return None
+    if any(s < 1 for s in shape):
+        check.fail(node, "shape", "input.shape", f"every dim must be >= 1, got {shape}")
+        return None
+    written = tuple(shape)
+    shape_cf = (written[0], written[-1], *written[1:-1]) if layout == "channels_last" else written
+    has_values, gen = "values" in node, node.get("generator")
+    if has_values == (gen is not None):
+        check.fail(node, "values" if has_values else "shape", "input",
+                   "give exactly one of 'values' or 'generator'")
+        return None
+    values, gen_items, seed = None, None, default_seed
+    if has_values:
+        values = _values(check, node, written, dtype, layout)
+        if values is None:
+            return None
+    else:
+        gen_items, seed = _generator(check, node, dtype, default_seed)
+        if gen_items is None:
+            return None
+    inject = _inject(check, node, written, dtype, layout)
+    return InputSpec(shape_cf, dtype, values, gen_items, inject, layout, seed)
+
+
+def _values(check: _Checker, node: Node, shape: tuple[int, ...], dtype: str, layout: str) -> tuple[float, ...] | None:
+    flat: list[float] = []
+
+    def walk(v: Any, depth: int) -> bool:
+        if depth == len(shape):
+            num = _number(v)
+            if num is None:
+                return False
+            flat.append(num)
+            return True
+        return isinstance(v, list) and len(v) == shape[depth] and all(walk(x, depth + 1) for x in v)
+
+    if not walk(node["values"], 0):
+        check.fail(node, "values", "input.values",
+                   f"must be nested lists of numbers matching shape {list(shape)}")
+        return None
+    if dtype in INT_DTYPES and any(not (math.isfinite(v) and v.is_integer()) for v in flat):
+        check.fail(node, "values", "input.values", f"{dtype} input needs integer values")
+        return None
+    if layout == "channels_last":
+        import numpy as np
+
+        arr = np.asarray(flat).reshape(shape)
+        flat = list(np.moveaxis(arr, -1, 1).ravel())
+    return tuple(float(v) for v in flat)
+
+
+def _generator(check: _Checker, node: Node, dtype: str, default_seed: int) -> tuple[tuple[tuple[str, Any], ...] | None, int]:
+    gen = check.mapping(node, "generator", "input.generator")
+    if gen is None:
+        return None, default_seed
+    kind = gen.get("kind")
+    if kind not in GENERATORS:
+        check.fail(gen, "kind", "input.generator.kind",
+                   f"must be one of {', '.join(GENERATORS)}, got {_show(kind)}{suggest(str(kind), tuple(GENERATORS))}")
+        return None, default_seed
+    check.unknown_keys(gen, ("kind", "seed", *GENERATORS[kind]), "input.generator.")
+    seed = gen.get("seed", default_seed)
+    if not _is_int(seed) or seed < 0:
+        check.fail(gen, "seed", "input.generator.seed", f"must be an int >= 0, got {_show(seed)}")
+        return None, default_seed
+    items: dict[str, Any] = {"kind": kind}
+    for key in GENERATORS[kind]:
+        if key in gen:
+            value = _number(gen[key])
+            if value is None:
+                check.fail(gen, key, f"input.generator.{key}", f"must be a number, got {_show(gen[key])}")
+                return None, seed
+            items[key] = value
+    if kind in ("uniform", "randint") and items.get("low", 0.0) >= items.get("high", 1.0 if kind == "uniform" else 10.0):
+        check.fail(gen, "high", "input.generator.high", "must be greater than low")
+    if kind == "randn" and items.get("std", 1.0) < 0:
+        check.fail(gen, "std", "input.generator.std", "must be >= 0")
+    return tuple(sorted(items.items())), int(seed)
+
+
+def _inject(check: _Checker, node: Node, shape: tuple[int, ...], dtype: str, layout: str) -> tuple[Injection, ...]:
+    raw = node.get("inject")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        check.fail(node, "inject", "input.inject", "must be a list of {value, at | fraction}")
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        field = f"input.inject[{i}]"
+        if not isinstance(item, Node):
+            check.fail(node, "inject", field, "must be a mapping {value, at | fraction}")
+            continue
+        check.unknown_keys(item, ("value", "at", "fraction"), f"{field}.")
+        value = _number(item.get("value"))
+        if value is None:
+            check.fail(item, "value", f"{field}.value", f"must be a number or nan/inf/-inf, got {_show(item.get('value'))}")
+            continue
+        if dtype in INT_DTYPES and not math.isfinite(value):
+            check.fail(item, "value", f"{field}.value", f"{dtype} input cannot hold {item.get('value')}")
+            continue
+        at, fraction = item.get("at"), item.get("fraction")
+        if (at is None) == (fraction is None):
+            check.fail(item, "value", field, "give exactly one of 'at' or 'fraction'")
+            continue
+        positions: list[tuple[int, ...]] = []
+        if at is not None:
+            ok = isinstance(at, list) and all(
+                isinstance(p, list) and len(p) == len(shape) and all(_is_int(c) and 0 <= c < n for c, n in zip(p, shape))
+                for p in at
+            )
+            if not ok:
+                check.fail(item, "at", f"{field}.at", f"must be a list of in-bounds positions of length {len(shape)}")
+                continue
+            for p in at:
+                positions.append((p[0], p[-1], *p[1:-1]) if layout == "channels_last" else tuple(p))
+        elif not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 < fraction <= 1:
+            check.fail(item, "fraction", f"{field}.fraction", f"must be a number in (0, 1], got {_show(fraction)}")
+            continue
+        out.append(Injection(value, tuple(positions), None if at is not None else float(fraction)))
+    return tuple(out)
+
+
+def _per_dim(check: _Checker, node: Node, key: str, n: int, default: tuple[int, ...] | None, minimum: int) -> tuple[int, ...] | None:
+    if key not in node:
+        return default
+    value = node[key]
+    values = [value] * n if _is_int(value) else value
+    if not isinstance(values, list) or len(values) != n or not all(_is_int(v) for v in values):
+        check.fail(node, key, f"params.{key}", f"must be an int or a list of {n} ints, got {_show(value)}")
+        return None
+    for v in values:
+        if v < minimum:
+            check.fail(node, key, f"params.{key}", f"must be >= {minimum}, got {v}")
+            return None
+    return tuple(values)
+
+
+def _padding(check: _Checker, node: Node, n: int) -> tuple[tuple[tuple[int, int], ...] | None, str]:
+    value = node.get("padding", 0)
+    if value in ("same", "valid"):
+        return None, str(value)
+    bad = f"must be an int, {n} ints, {n} [before, after] pairs, 'same' or 'valid', got {_show(value)}"
+    if _is_int(value):
+        pads = [(value, value)] * n
+    elif isinstance(value, list) and len(value) == n and all(_is_int(v) for v in value):
+        pads = [(v, v) for v in value]
+    elif isinstance(value, list) and len(value) == n and all(
+        isinstance(p, list) and len(p) == 2 and all(_is_int(v) for v in p) for p in value
+    ):
+        pads = [(p[0], p[1]) for p in value]
+    else:
+        check.fail(node, "padding", "params.padding", bad)
+        return (), "explicit"
+    if any(b < 0 or a < 0 for b, a in pads):
+        check.fail(node, "padding", "params.padding", f"must be >= 0, got {_show(value)}")
+        return (), "explicit"
+    return tuple(pads), "explicit"
+
+
+def _params(check: _Checker, node: Node, op: str, inp: InputSpec) -> PoolParams | None:
+    n = len(inp.shape) - 2
+    allowed = PARAMS_FOR_OP[op]
+    for key in node:
+        if key not in allowed:
+            hint = f"not a parameter of {op}" if key in ALL_PARAMS else f"unknown key{suggest(str(key), ALL_PARAMS)}"
+            check.fail(node, str(key), f"params.{key}", hint)
+    before = len(check.errors)
+    bools = {k: _bool(check, node, k, f"params.{k}", d) for k, d in
+             (("ceil_mode", False), ("return_indices", False), ("keepdims", False))}
+    if op in GLOBAL_OPS:
+        return PoolParams(keepdims=bools["keepdims"])
+    if op in ADAPTIVE_OPS:
+        return _adaptive(check, node, inp, bools["return_indices"])
+    if "kernel_size" not in node:
+        check.fail(node, "kernel_size", "params.kernel_size", f"is required for {op}")
+        return None
+    kernel = _per_dim(check, node, "kernel_size", n, None, 1)
+    stride = _per_dim(check, node, "stride", n, kernel, 1)
+    dilation = _per_dim(check, node, "dilation", n, (1,) * n, 1)
+    pads, mode = _padding(check, node, n)
+    if kernel is None or stride is None or dilation is None or len(check.errors) > before:
+        return None
+    spatial = inp.shape[2:]
+    if mode == "same":
+        pads = tuple(semantics.same_padding(L, k, s, d) for L, k, s, d in zip(spatial, kernel, stride, dilation))
+    elif mode == "valid":
+        pads = ((0, 0),) * n
+    assert pads is not None
+    # 'same' is TensorFlow's padding, so its average excludes the pads unless told otherwise.
+    cip = _bool(check, node, "count_include_pad", "params.count_include_pad", mode != "same")
+    divisor = node.get("divisor_override")
+    if divisor is not None and (not _is_int(divisor) or divisor < 1):
+        check.fail(node, "divisor_override", "params.divisor_override", f"must be an int >= 1, got {_show(divisor)}")
+    norm = None
+    if op == "lp_pool":
+        norm = _number(node.get("norm_type"))
+        if norm is None or not (0 < norm < math.inf):
+            check.fail(node, "norm_type", "params.norm_type", f"lp_pool needs a finite norm_type > 0, got {_show(node.get('norm_type'))}")
+    if bools["return_indices"] and op not in MAX_OPS:
+        check.fail(node, "return_indices", "params.return_indices", f"only max pooling returns indices, not {op}")
+    for L, k, s, pad, d in zip(spatial, kernel, stride, pads, dilation):
+        out = semantics.pooled_length(L, k, s, pad, d, bools["ceil_mode"])
+        if out < 1:
+            eff = semantics.effective_kernel(k, d)
+            check.fail(node, "kernel_size", "params.kernel_size",
+                       f"window of extent {eff} does not fit input length {L} with padding {list(pad)}: output would be empty")
+            return None
+    return PoolParams(
+        kernel_size=kernel, stride=stride, padding=pads, padding_mode=mode, dilation=dilation,
+        ceil_mode=bools["ceil_mode"], count_include_pad=cip, divisor_override=divisor,
+        return_indices=bools["return_indices"], norm_type=norm,
+    )
+
+
+def _adaptive(check: _Checker, node: Node, inp: InputSpec, return_indices: bool) -> PoolParams | None:
+    n = len(inp.shape) - 2
+    if "output_size" not in node:
+        check.fail(node, "output_size", "params.output_size", "is required for adaptive pooling")
+        return None
+    value = node["output_size"]
+    values = [value] * n if _is_int(value) else value
+    if not isinstance(values, list) or len(values) != n or not all(v is None or _is_int(v) for v in values):
+        check.fail(node, "output_size", "params.output_size", f"must be an int or a list of {n} ints (or null), got {_show(value)}")
+        return None
+    sizes = tuple(L if v is None else v for v, L in zip(values, inp.shape[2:]))
+    if any(v < 1 for v in sizes):
+        check.fail(node, "output_size", "params.output_size", f"must be >= 1, got {_show(value)}")
+        return None
+    return PoolParams(output_size=sizes, return_indices=return_indices)

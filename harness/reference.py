@@ -1,0 +1,174 @@
+"""The float64 reference: every op, 1-3 spatial dims, vectorised with NumPy.
+
+All windowed ops go through one gather: for each output element, the input positions of its
+taps (semantics.window_taps / adaptive_taps) and two masks, "reads real input" and "lies in
+the padded extent". Max takes the largest real tap (padding behaves as -inf, NaN propagates);
+average divides the sum of real taps by the divisor the masks give; lp sums x**p over real
+taps. Semantics in prose: docs/semantics.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness import semantics
+from harness.spec import ADAPTIVE_OPS, GLOBAL_OPS, Case
+
+
+@dataclass
+class Windows:
+    """Gathered taps: values (N, C, *out, T), masks and flat plane positions (*out, T)."""
+
+    values: np.ndarray
+    valid: np.ndarray
+    extent: np.ndarray
+    flat_pos: np.ndarray
+    out_shape: tuple[int, ...]
+
+
+@dataclass
+class Reference:
+    output: np.ndarray  # float64, the framework-visible shape
+    indices: np.ndarray | None = None  # int64 flat per-plane arg-max
+    grad: np.ndarray | None = None  # float64, input shape
+    tied: np.ndarray | None = None  # bool (N, C, *out): windows whose maximum is tied
+
+
+def taps_for(case: Case) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Per-dim tap positions, real-input masks and padded-extent masks for a case."""
+    spatial, p = case.spatial_shape, case.params
+    pos, valid, extent = [], [], []
+    for d, length in enumerate(spatial):
+        if case.op in ADAPTIVE_OPS or case.op in GLOBAL_OPS:
+            out = p.output_size[d] if case.op in ADAPTIVE_OPS and p.output_size else 1
+            t, m = semantics.adaptive_taps(length, out)
+            pos.append(t), valid.append(m), extent.append(m)
+        else:
+            k, s, pad, dil = p.kernel_size[d], p.stride[d], p.padding[d], p.dilation[d]
+            out = semantics.pooled_length(length, k, s, pad, dil, p.ceil_mode)
+            t, m, e = semantics.window_taps(length, k, s, pad, dil, out)
+            pos.append(t), valid.append(m), extent.append(e)
+    return pos, valid, extent
+
+
+def _grid(parts: list[np.ndarray], n: int, d: int) -> np.ndarray:
+    """Place a (out_d, k_d) table on axes (d, n + d) of a 2n-dim broadcast grid."""
+    shape = [1] * (2 * n)
+    shape[d], shape[n + d] = parts[d].shape
+    return parts[d].reshape(shape)
+
+
+def gather(case: Case, x: np.ndarray) -> Windows:
+    pos, valid, extent = taps_for(case)
+    n, spatial = len(pos), x.shape[2:]
+    clipped = [np.clip(p, 0, L - 1) for p, L in zip(pos, spatial)]
+    index = tuple(_grid(clipped, n, d) for d in range(n))
+    values = x[(slice(None), slice(None), *index)]
+    out_shape = tuple(p.shape[0] for p in pos)
+    full = out_shape + tuple(p.shape[1] for p in pos)
+
+    def flatten(parts: list[np.ndarray]) -> np.ndarray:
+        grid = functools.reduce(np.logical_and, (_grid(parts, n, d) for d in range(n)))
+        return np.broadcast_to(grid, full).reshape(out_shape + (-1,))
+
+    plane_strides = [math.prod(spatial[d + 1 :]) for d in range(n)]
+    flat = functools.reduce(np.add, (index[d] * plane_strides[d] for d in range(n)))
+    return Windows(
+        values=values.reshape(x.shape[:2] + out_shape + (-1,)),
+        valid=flatten(valid),
+        extent=flatten(extent),
+        flat_pos=np.broadcast_to(flat, full).reshape(out_shape + (-1,)),
+        out_shape=out_shape,
+    )
+
+
+def compute(case: Case, x: np.ndarray, upstream: np.ndarray | None = None) -> Reference:
+    """Reference output (and indices, and the gradient of sum(out * upstream) if given)."""
+    x64 = np.asarray(x, dtype=np.float64)
+    w = gather(case, x64)
+    op = case.op
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if op in ("max_pool", "adaptive_max_pool", "global_max_pool"):
+            ref = _max(w)
+        elif op == "lp_pool":
+            ref = _lp(case, w)
+        else:
+            ref = _avg(case, w)
+        if upstream is not None:
+            ref.grad = _grad(case, w, ref, np.asarray(upstream, dtype=np.float64), x64.shape)
+    if op in GLOBAL_OPS and not case.params.keepdims:
+        ref.output = ref.output.reshape(ref.output.shape[:2])
+    if not case.params.return_indices:
+        ref.indices = None
+    return ref
+
+
+def _max(w: Windows) -> Reference:
+    vals = np.where(w.valid, w.values, -np.inf)
+    out = vals.max(axis=-1)
+    hit = w.valid & ((vals == out[..., None]) | (np.isnan(vals) & np.isnan(out)[..., None]))
+    # Tie rule: the first maximal tap in window scan order (row-major over kernel offsets).
+    first = hit.argmax(axis=-1)
+    flat = np.broadcast_to(w.flat_pos, hit.shape)
+    idx = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]
+    idx = np.where(hit.any(axis=-1), idx, -1).astype(np.int64)
+    return Reference(output=out, indices=idx, tied=hit.sum(axis=-1) > 1)
+
+
+def divisor(case: Case, w: Windows) -> np.ndarray:
+    """Average divisor per output element: divisor_override, else padded-extent or real taps."""
+    p = case.params
+    if case.op == "avg_pool" and p.divisor_override is not None:
+        return np.full(w.out_shape, float(p.divisor_override))
+    counted = w.extent if case.op == "avg_pool" and p.count_include_pad else w.valid
+    return counted.sum(axis=-1).astype(np.float64)
+
+
+def _avg(case: Case, w: Windows) -> Reference:
+    total = np.where(w.valid, w.values, 0.0).sum(axis=-1)
+    return Reference(output=total / divisor(case, w))
+
+
+def _lp(case: Case, w: Windows) -> Reference:
+    p = float(case.params.norm_type or 2.0)
+    total = np.where(w.valid, np.power(w.values, p), 0.0).sum(axis=-1)
+    return Reference(output=np.power(total, 1.0 / p))
+
+
+def _grad(case: Case, w: Windows, ref: Reference, up: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Scatter each window's share of the upstream gradient back onto the input."""
+    up = up.reshape(ref.output.shape[:2] + w.out_shape)
+    if case.op in ("max_pool", "adaptive_max_pool", "global_max_pool"):
+        share = np.zeros(w.values.shape)
+        idx = ref.indices
+        assert idx is not None
+        chosen = (np.broadcast_to(w.flat_pos, share.shape) == idx[..., None]) & w.valid
+        # One tap per window: the first of equal positions (dilation can repeat none).
+        first = chosen.argmax(axis=-1)
+        np.put_along_axis(share, first[..., None], np.where(chosen.any(-1), up, 0.0)[..., None], axis=-1)
+    elif case.op == "lp_pool":
+        p = float(case.params.norm_type or 2.0)
+        outer = np.power(ref.output, 1.0 - p)[..., None]
+        share = np.where(w.valid, up[..., None] * np.power(w.values, p - 1.0) * outer, 0.0)
+    else:
+        share = np.where(w.valid, (up / divisor(case, w))[..., None], 0.0)
+    n, c = shape[:2]
+    plane = math.prod(shape[2:])
+    offsets = (np.arange(n * c) * plane).reshape(n, c, *([1] * (share.ndim - 2)))
+    target = np.broadcast_to(w.flat_pos, share.shape) + offsets
+    mask = np.broadcast_to(w.valid, share.shape)
+    grad = np.bincount(target[mask], weights=share[mask], minlength=n * c * plane)
+    return grad.reshape(shape)
+
+
+def output_shape(case: Case) -> tuple[int, ...]:
+    """The reference output shape, from the semantics alone (no data needed)."""
+    n, c = case.input.shape[:2]
+    if case.op in GLOBAL_OPS:
+        return (n, c, *([1] * case.spatial_dims)) if case.params.keepdims else (n, c)
+    pos, _, _ = taps_for(case)
+    return (n, c, *(p.shape[0] for p in pos))

@@ -1,0 +1,391 @@
+"""Stage 4: schedule case x framework x device onto worker processes and stream results.
+
+One pool of worker processes per framework (each imports its framework once). A worker that
+crashes, hangs past the case timeout or dies of memory costs only the case it was running: that
+result becomes `error` with the cause, the worker is restarted, and the run goes on.
+The reference and the comparison run here, in the parent, while the workers compute.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from types import ModuleType
+from typing import Any, Callable
+
+import numpy as np
+
+from harness import adapters, compare, reference
+from harness.adapters.base import Probe
+from harness.config import RunConfig, environment
+from harness.inputs import make_input, make_upstream
+from harness.plan import Plan
+from harness.results import ResultWriter
+from harness.spec import ACCEPTABLE, Case
+from harness.worker import error_text, serve
+
+STARTUP_TIMEOUT = 300.0
+
+
+class Worker:
+    """One worker process (or, with isolation off, the adapter called in-process)."""
+
+    def __init__(self, spec: adapters.AdapterSpec, isolated: bool) -> None:
+        self.spec, self.isolated = spec, isolated
+        self.task: Task | None = None
+        self.deadline = 0.0
+        self.restarts = 0
+        self._ctx = multiprocessing.get_context("spawn")
+        self.start()
+
+    def start(self) -> None:
+        self.task = None
+        if not self.isolated:
+            self.proc, self.conn = None, None
+            return
+        self.conn, child = self._ctx.Pipe()
+        self.proc = self._ctx.Process(target=serve, args=(child, self.spec.module, self.spec.env),
+                                      daemon=True, name=f"pool-parity-{self.spec.name}")
+        self.proc.start()
+        child.close()
+
+    def ready(self) -> Probe | str:
+        """The worker's probe, or the reason it could not start."""
+        if not self.isolated:
+            try:
+                return adapters.load(self.spec).probe()
+            except Exception as exc:  # noqa: BLE001
+                return error_text(exc)
+        assert self.conn is not None
+        if not self.conn.poll(STARTUP_TIMEOUT):
+            self.kill()
+            return f"worker did not start within {STARTUP_TIMEOUT:.0f}s"
+        try:
+            kind, payload = self.conn.recv()
+        except EOFError:
+            return f"worker died while starting ({self.exit_cause()})"
+        return payload if kind == "ready" else str(payload)
+
+    def exit_cause(self) -> str:
+        assert self.proc is not None
+        self.proc.join(timeout=5)
+        code = self.proc.exitcode
+        if code is None:
+            return "still running"
+        if code < 0:
+            sig = -code
+            hint = " (killed: out of memory?)" if sig == 9 else ""
+            return f"killed by signal {sig}{hint}"
+        return f"exit code {code}"
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.is_alive():
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.join(timeout=5)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            assert self.conn is not None
+            self.conn.send(None)
+        except (OSError, BrokenPipeError):
+            pass
+        self.proc.join(timeout=5)
+        self.kill()
+
+
+@dataclass
+class Task:
+    id: int
+    state: CaseState
+    framework: str
+    device: str
+    plan: Plan
+    record: dict[str, Any]
+
+
+@dataclass
+class CaseState:
+    order: int
+    case: Case
+    x: np.ndarray
+    ref: reference.Reference
+    upstream: np.ndarray | None
+    pending: int = 0
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    verdicts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    failing: int
+    elapsed: float
+
+
+class Runner:
+    def __init__(self, cases: list[Case], config: RunConfig, writer: ResultWriter,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 orders: list[int] | None = None) -> None:
+        self.cases, self.config, self.writer = cases, config, writer
+        self.orders = orders or list(range(len(cases)))
+        self.on_progress = on_progress
+        self.specs = {fw: adapters.get(fw) for fw in config.frameworks}
+        self.modules: dict[str, ModuleType] = {fw: adapters.load(s) for fw, s in self.specs.items()}
+        self.pools: dict[str, list[Worker]] = {}
+        self.probes: dict[str, Probe | str] = {}
+        self.queues: dict[str, deque[Task]] = {fw: deque() for fw in config.frameworks}
+        self.events: list[str] = []  # crashes, timeouts, restarts: said in the report
+        self.done = self.failing = 0
+        self.started = time.time()
+        self._next_task = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start_workers(self) -> None:
+        jobs = max(1, self.config.jobs)
+        for fw, spec in self.specs.items():
+            self.pools[fw] = [Worker(spec, self.config.isolation) for _ in range(jobs if self.config.isolation else 1)]
+        for fw, pool in self.pools.items():
+            probes = [w.ready() for w in pool]
+            self.probes[fw] = next((p for p in probes if isinstance(p, Probe)), probes[0])
+            self.pools[fw] = [w for w, p in zip(pool, probes) if isinstance(p, Probe)]
+
+    def stop_workers(self) -> None:
+        for pool in self.pools.values():
+            for w in pool:
+                w.stop()
+
+    def meta(self) -> dict[str, Any]:
+        fws = {}
+        for fw, probe in self.probes.items():
+            spec = self.specs[fw]
+            if isinstance(probe, Probe):
+                fws[fw] = {"versions": probe.versions, "devices": probe.devices, "env": probe.env,
+                           "backend": spec.backend}
+            else:
+                fws[fw] = {"error": probe, "backend": spec.backend}
+        return {
+            "seed": self.config.seed,
+            "frameworks": fws,
+            "devices_requested": list(self.config.devices),
+            "environment": environment(),
+            "events": self.events,
+            "shard": list(self.config.shard) if self.config.shard else None,
+            "case_count": len(self.cases),
+        }
+
+    # ------------------------------------------------------------ scheduling
+
+    def run(self) -> None:
+        window = max(4, 2 * max(1, self.config.jobs) * len(self.specs))
+        pending: deque[int] = deque(range(len(self.cases)))
+        open_cases = 0
+        while True:
+            while pending and open_cases < window:
+                open_cases += self._open(pending.popleft())
+            self._dispatch()
+            busy = [w for pool in self.pools.values() for w in pool if w.task is not None]
+            if not busy:
+                if not pending:
+                    return
+                continue
+            for state in self._collect(busy):
+                self._finish(state)
+                open_cases -= 1
+
+    def _open(self, order: int) -> int:
+        """Generate the input, compute the reference, plan every framework; queue the work."""
+        case = self.cases[order]
+        x = make_input(case.input)
+        upstream = make_upstream(case, reference.output_shape(case)) if case.grad else None
+        ref = reference.compute(case, x, upstream)
+        state = CaseState(self.orders[order], case, x, ref, upstream)
+        self.writer.array(f"{case.id}/input", x)
+        self.writer.array(f"{case.id}/reference/output", ref.output)
+        if ref.indices is not None:
+            self.writer.array(f"{case.id}/reference/indices", ref.indices)
+        for fw in self.config.frameworks:
+            if case.frameworks is not None and fw not in case.frameworks:
+                continue
+            for device in self.config.devices:
+                if case.devices is not None and device not in case.devices:
+                    continue
+                self._plan_one(state, fw, device)
+        if state.pending == 0:
+            self._finish(state)
+            return 0
+        return 1
+
+    def _plan_one(self, state: CaseState, fw: str, device: str) -> None:
+        case, probe = state.case, self.probes[fw]
+        record: dict[str, Any] = {"case_id": case.id, "framework": fw, "device": device,
+                                  "device_name": None, "mode": None, "call": "", "conversions": [],
+                                  "plan_reason": "", "verdict": None, "reason": "", "error": None,
+                                  "seconds": None, "expectation": None}
+        if not isinstance(probe, Probe):
+            self._emit(state, record, "error", f"{fw} could not start: {probe}")
+            return
+        if device not in probe.devices:
+            self._emit(state, record, "skipped", f"no {device} device visible to {fw}")
+            return
+        record["device_name"] = probe.devices[device]
+        try:
+            plan = self.modules[fw].plan(case, self.specs[fw].backend)
+        except Exception as exc:  # noqa: BLE001 - a planning bug costs one result, not the run
+            self._emit(state, record, "error", f"planning failed: {error_text(exc)}")
+            return
+        record.update(mode=plan.mode, call=plan.call, conversions=plan.conversions(), plan_reason=plan.reason)
+        if not plan.supported:
+            self._emit(state, record, "unsupported", plan.reason)
+            return
+        state.pending += 1
+        self._next_task += 1
+        self.queues[fw].append(Task(self._next_task, state, fw, device, plan, record))
+
+    def _dispatch(self) -> None:
+        for fw, pool in self.pools.items():
+            queue = self.queues[fw]
+            for w in pool:
+                if not queue:
+                    break
+                if w.task is None:
+                    task = queue.popleft()
+                    self._send(w, task)
+            if queue and not pool:  # every worker of this framework failed to (re)start
+                while queue:
+                    task = queue.popleft()
+                    self._result(task, None, f"{fw} worker is not running")
+
+    def _send(self, w: Worker, task: Task) -> None:
+        msg = (task.id, task.state.case, task.plan, task.state.x, task.device, task.state.upstream)
+        w.task = task
+        w.deadline = time.monotonic() + self.config.case_timeout
+        if not w.isolated:
+            return
+        assert w.conn is not None
+        try:
+            w.conn.send(msg)
+        except (OSError, BrokenPipeError):
+            self._crashed(w, f"worker died ({w.exit_cause()})")
+
+    def _collect(self, busy: list[Worker]) -> list[CaseState]:
+        finished: list[CaseState] = []
+        inproc = [w for w in busy if not w.isolated]
+        for w in inproc:
+            task = w.task
+            assert task is not None
+            try:
+                outcome = self.modules[task.framework].execute(
+                    task.state.case, task.plan, task.state.x, task.device, task.state.upstream)
+                finished += self._complete(w, outcome, None)
+            except Exception as exc:  # noqa: BLE001
+                finished += self._complete(w, None, error_text(exc))
+        procs = [w for w in busy if w.isolated]
+        if not procs:
+            return finished
+        now = time.monotonic()
+        timeout = max(0.0, min(w.deadline for w in procs) - now)
+        ready = wait([w.conn for w in procs], timeout=timeout)  # type: ignore[misc]
+        for w in procs:
+            if w.conn in ready:
+                try:
+                    kind, _task_id, payload = w.conn.recv()  # type: ignore[union-attr]
+                except (EOFError, OSError):
+                    finished += self._crashed(w, f"worker crashed ({w.exit_cause()})")
+                    continue
+                finished += self._complete(w, payload if kind == "ok" else None,
+                                           None if kind == "ok" else str(payload))
+            elif time.monotonic() >= w.deadline:
+                finished += self._crashed(w, f"timed out after {self.config.case_timeout:g}s (worker killed)")
+        return finished
+
+    def _crashed(self, w: Worker, cause: str) -> list[CaseState]:
+        task = w.task
+        w.kill()
+        w.restarts += 1
+        label = f"{task.framework}/{task.device}: case {task.state.case.id}" if task else w.spec.name
+        self.events.append(f"{label}: {cause}; worker restarted")
+        w.start()
+        probe = w.ready()
+        if not isinstance(probe, Probe):
+            self.events.append(f"{w.spec.name}: restart failed: {probe}")
+            self.pools[w.spec.name] = [x for x in self.pools[w.spec.name] if x is not w]
+        if task is None:
+            return []
+        return self._result(task, None, cause)
+
+    def _complete(self, w: Worker, outcome: Any, error: str | None) -> list[CaseState]:
+        task = w.task
+        assert task is not None
+        w.task = None
+        return self._result(task, outcome, error)
+
+    def _result(self, task: Task, outcome: Any, error: str | None) -> list[CaseState]:
+        state, record = task.state, task.record
+        if error is not None:
+            self._emit(state, record, "error", error, error=error)
+        else:
+            cmp = compare.compare(state.case, state.ref, outcome)
+            record["seconds"] = outcome.seconds
+            label = f"{task.framework}-{task.device}"
+            if cmp["shape"] == cmp["ref_shape"]:
+                state.outputs[label] = outcome.output
+            self.writer.array(f"{state.case.id}/{label}/output", outcome.output)
+            if outcome.indices is not None:
+                self.writer.array(f"{state.case.id}/{label}/indices", outcome.indices)
+            verdict, reason = cmp.pop("verdict"), cmp.pop("reason")
+            record["comparison"] = cmp
+            self._emit(state, record, verdict, reason)
+        state.pending -= 1
+        return [state] if state.pending == 0 else []
+
+    def _emit(self, state: CaseState, record: dict[str, Any], verdict: str, reason: str,
+              error: str | None = None) -> None:
+        expectation = state.case.expect.get(record["framework"])
+        final, note = compare.apply_expectation(verdict, expectation, record["device"])
+        record.update(raw_verdict=verdict, verdict=final, reason=note or reason, error=error)
+        if expectation is not None:
+            record["expectation"] = {"verdict": expectation.verdict, "reason": expectation.reason,
+                                     "link": expectation.link}
+            if final != "known_divergence" and reason:
+                record["reason"] = f"{note}: {reason}" if note else reason
+        state.verdicts.append(final)
+        if final not in ACCEPTABLE:
+            self.failing += 1
+        self.writer.write("result", record)
+
+    def _finish(self, state: CaseState) -> None:
+        case = state.case
+        self.writer.write("case", {
+            "id": case.id, "order": state.order, "op": case.op, "description": case.description,
+            "tags": list(case.tags), "source": f"{case.source.path}:{case.source.line}",
+            "input": {"shape": list(case.input.shape), "dtype": case.input.dtype, "layout": case.input.layout},
+            "params": params_dict(case), "grad": case.grad, "yaml": case.yaml_text,
+            "ref_shape": list(state.ref.output.shape),
+            "agreement": compare.agreement(case, state.outputs),
+        })
+        self.done += 1
+        if self.on_progress:
+            self.on_progress(Progress(self.done, len(self.cases), self.failing, time.time() - self.started))
+
+
+def params_dict(case: Case) -> dict[str, Any]:
+    """The parameters after defaults, as plain JSON."""
+    from dataclasses import asdict
+
+    out = asdict(case.params)
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+
+
+def select_shard(cases: list[Case], shard: tuple[int, int] | None) -> tuple[list[Case], list[int]]:
+    """Deterministic 1/N slice (every N-th case from K-1, in suite order), with suite positions."""
+    k, n = shard or (1, 1)
+    picked = [(i, c) for i, c in enumerate(cases) if i % n == k - 1]
+    return [c for _, c in picked], [i for i, _ in picked]

@@ -1,0 +1,111 @@
+"""The normalised case: frozen dataclasses, no I/O. Every per-dim parameter is a tuple."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+OPS = (
+    "max_pool",
+    "avg_pool",
+    "lp_pool",
+    "global_max_pool",
+    "global_avg_pool",
+    "adaptive_max_pool",
+    "adaptive_avg_pool",
+)
+WINDOWED_OPS = ("max_pool", "avg_pool", "lp_pool")
+GLOBAL_OPS = ("global_max_pool", "global_avg_pool")
+ADAPTIVE_OPS = ("adaptive_max_pool", "adaptive_avg_pool")
+MAX_OPS = ("max_pool", "global_max_pool", "adaptive_max_pool")
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+INT_DTYPES = ("int32", "int64")
+DTYPES = FLOAT_DTYPES + INT_DTYPES
+
+# Verdicts that do not fail a run.
+ACCEPTABLE = frozenset({"pass", "unsupported", "known_divergence", "skipped", "tie_break"})
+
+
+@dataclass(frozen=True)
+class Source:
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Injection:
+    """Special values written into the generated input: at explicit positions or a fraction."""
+
+    value: float
+    at: tuple[tuple[int, ...], ...] = ()
+    fraction: float | None = None
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    shape: tuple[int, ...]  # channels-first: N, C, spatial...
+    dtype: str
+    values: tuple[float, ...] | None = None  # flat, channels-first order
+    generator: tuple[tuple[str, Any], ...] | None = None  # sorted (key, value) pairs
+    inject: tuple[Injection, ...] = ()
+    layout: str = "channels_first"  # how the author wrote shape/values
+    seed: int = 0
+
+    @property
+    def gen(self) -> dict[str, Any]:
+        return dict(self.generator or ())
+
+
+@dataclass(frozen=True)
+class PoolParams:
+    kernel_size: tuple[int, ...] = ()
+    stride: tuple[int, ...] = ()
+    padding: tuple[tuple[int, int], ...] = ()
+    padding_mode: str = "explicit"  # explicit | same | valid: how the author wrote it
+    dilation: tuple[int, ...] = ()
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+    divisor_override: int | None = None
+    return_indices: bool = False
+    norm_type: float | None = None
+    output_size: tuple[int, ...] | None = None
+    keepdims: bool = False
+
+    @property
+    def symmetric_padding(self) -> bool:
+        return all(b == a for b, a in self.padding)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    verdict: str
+    reason: str
+    link: str | None = None
+    devices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    op: str
+    input: InputSpec
+    params: PoolParams
+    source: Source
+    description: str = ""
+    grad: bool = False
+    upstream: str = "random"  # random | ones
+    frameworks: tuple[str, ...] | None = None
+    devices: tuple[str, ...] | None = None
+    tolerance: tuple[float, float] | None = None  # (rtol, atol)
+    tags: tuple[str, ...] = ()
+    expect: dict[str, Expectation] = field(default_factory=dict, hash=False)
+    native: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
+    yaml_text: str = ""
+
+    @property
+    def spatial_dims(self) -> int:
+        return len(self.input.shape) - 2
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        return self.input.shape[2:]
