@@ -19,8 +19,10 @@ from harness.errors import CaseError, CaseErrors
 class Node(dict):  # type: ignore[type-arg]
     """A YAML mapping that remembers its own line and the line of each key."""
 
-    line: int = 0
-    key_lines: dict[str, int]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = 0
+        self.key_lines: dict[str, int] = {}
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
@@ -80,16 +82,16 @@ def read_file(path: Path) -> list[RawCase]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise CaseErrors([CaseError(name, None, None, None, f"cannot read: {exc.strerror}")])
+        raise CaseErrors([CaseError(name, None, None, None, f"cannot read: {exc.strerror}")]) from None
     try:
         doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except _DuplicateKey as exc:
-        raise CaseErrors([CaseError(name, exc.line, None, exc.key, "duplicate key")])
+        raise CaseErrors([CaseError(name, exc.line, None, exc.key, "duplicate key")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CaseErrors([CaseError(name, line, None, None, f"invalid YAML: {problem}")])
+        raise CaseErrors([CaseError(name, line, None, None, f"invalid YAML: {problem}")]) from None
     if not isinstance(doc, Node) or "cases" not in doc:
         raise CaseErrors([CaseError(name, 1, None, "cases", "file must be a mapping with a 'cases:' list")])
     errors = [

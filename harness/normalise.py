@@ -19,9 +19,7 @@ from harness.spec import (
     DTYPES,
     GLOBAL_OPS,
     INT_DTYPES,
-    MAX_OPS,
     OPS,
-    WINDOWED_OPS,
     Case,
     Expectation,
     Injection,
@@ -153,8 +151,6 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
         raise _Bad
     inp_node = check.mapping(node, "input", "input", required=True)
     params_node = check.mapping(node, "params", "params") or Node()
-    if not hasattr(params_node, "key_lines"):
-        params_node.key_lines = {}
     if inp_node is None:
         raise _Bad
     seed = zlib.crc32(f"{run_seed}:{cid}".encode())
@@ -162,6 +158,9 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
     if inp is None:
         raise _Bad
     params = _params(check, params_node, op, inp)
+    grad = _bool(check, node, "grad", "grad", False)
+    if grad and inp.dtype in INT_DTYPES:
+        check.fail(node, "grad", "grad", f"gradients need a floating dtype, input is {inp.dtype}")
     frameworks = _names(check, node, "frameworks", tuple(registry()))
     devices = _names(check, node, "devices", DEVICES)
     return Case(
@@ -171,7 +170,7 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
         params=params if params is not None else PoolParams(),
         source=Source(raw.path, raw.id_line),
         description=_string(check, node, "description"),
-        grad=_bool(check, node, "grad", "grad", False),
+        grad=grad,
         upstream=_choice(check, node, "upstream", ("random", "ones"), "random"),
         frameworks=frameworks,
         devices=devices,
@@ -500,8 +499,6 @@ def _params(check: _Checker, node: Node, op: str, inp: InputSpec) -> PoolParams 
         norm = _number(node.get("norm_type"))
         if norm is None or not (0 < norm < math.inf):
             check.fail(node, "norm_type", "params.norm_type", f"lp_pool needs a finite norm_type > 0, got {_show(node.get('norm_type'))}")
-    if bools["return_indices"] and op not in MAX_OPS:
-        check.fail(node, "return_indices", "params.return_indices", f"only max pooling returns indices, not {op}")
     for L, k, s, pad, d in zip(spatial, kernel, stride, pads, dilation):
         out = semantics.pooled_length(L, k, s, pad, d, bools["ceil_mode"])
         if out < 1:

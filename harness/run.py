@@ -11,10 +11,11 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

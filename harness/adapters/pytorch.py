@@ -71,13 +71,9 @@ def plan(case: Case, backend: str | None = None) -> Plan:
     return _plan_sum(case)
 
 
-def _native_padding(case: Case, limit_uses_dilation: bool) -> bool:
-    p = case.params
-    for (b, a), k, d in zip(p.padding, p.kernel_size, p.dilation):
-        eff = semantics.effective_kernel(k, d) if limit_uses_dilation else k
-        if b != a or b > eff // 2:
-            return False
-    return True
+def _native_padding(case: Case) -> bool:
+    """PyTorch pads symmetrically and rejects pad > kernel_size // 2 (dilation not counted)."""
+    return all(b == a and b <= k // 2 for (b, a), k in zip(case.params.padding, case.params.kernel_size))
 
 
 def _emulated_pads(case: Case) -> tuple[tuple[int, int], ...]:
@@ -94,7 +90,7 @@ def _plan_max(case: Case) -> Plan:
     fn = f"max_pool{n}d"
     kwargs = dict(kernel_size=p.kernel_size, stride=p.stride, dilation=p.dilation,
                   return_indices=p.return_indices)
-    if _native_padding(case, limit_uses_dilation=True):
+    if _native_padding(case):
         kwargs.update(padding=tuple(b for b, _ in p.padding), ceil_mode=p.ceil_mode)
         return Plan("native", f"{FN}.{fn}(x, {_kw(**kwargs)})", args={"fn": fn, "kwargs": kwargs})
     pads = _emulated_pads(case)
@@ -113,14 +109,16 @@ def _plan_sum(case: Case) -> Plan:
     n, p = case.spatial_dims, case.params
     if case.op == "lp_pool":
         native = all(b == a == 0 for b, a in p.padding) and all(d == 1 for d in p.dilation)
-        kwargs: dict[str, Any] = dict(norm_type=p.norm_type, kernel_size=p.kernel_size, stride=p.stride,
+        # lp_pool1d multiplies by kernel_size, so it only works with an int there.
+        kernel: Any = p.kernel_size[0] if n == 1 else p.kernel_size
+        kwargs: dict[str, Any] = dict(norm_type=p.norm_type, kernel_size=kernel, stride=p.stride,
                                       ceil_mode=p.ceil_mode)
         if native:
             return Plan("native", f"{FN}.lp_pool{n}d(x, {_kw(**kwargs)})",
                         args={"fn": f"lp_pool{n}d", "kwargs": kwargs})
         why = "lp_pool has no padding or dilation"
     else:
-        native = (all(d == 1 for d in p.dilation) and _native_padding(case, limit_uses_dilation=False)
+        native = (all(d == 1 for d in p.dilation) and _native_padding(case)
                   and not (n == 1 and p.divisor_override is not None))
         kwargs = dict(kernel_size=p.kernel_size, stride=p.stride, padding=tuple(b for b, _ in p.padding),
                       ceil_mode=p.ceil_mode, count_include_pad=p.count_include_pad)
@@ -261,7 +259,11 @@ def _conv_pool(torch: Any, F: Any, case: Case, pads: tuple[tuple[int, int], ...]
 
 
 def _unpad_indices(idx: np.ndarray, spatial: tuple[int, ...], pads: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Flat index in the padded plane -> flat index in the input plane; -1 for a window whose
+    maximum is padding (it has no real tap), as in the reference."""
     padded = tuple(L + b + a for L, (b, a) in zip(spatial, pads))
     coords = np.unravel_index(idx, padded)
     shifted = tuple(c - b for c, (b, _) in zip(coords, pads))
-    return np.ravel_multi_index(shifted, spatial, mode="clip").astype(np.int64)
+    inside = np.logical_and.reduce([(c >= 0) & (c < L) for c, L in zip(shifted, spatial)])
+    flat = np.ravel_multi_index(shifted, spatial, mode="clip")
+    return np.where(inside, flat, -1).astype(np.int64)

@@ -1,0 +1,37 @@
+"""A deliberately faulty adapter for runner tests: behaviour picked by the case's tags.
+
+tags: crash -> the process aborts; hang -> sleeps forever; raise -> ValueError;
+wrong -> returns zeros; otherwise returns the reference (a correct framework).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from harness import reference
+from harness.adapters.base import Outcome, Probe
+from harness.plan import Plan
+from harness.spec import Case
+
+
+def probe() -> Probe:
+    return Probe(versions={"faulty": "1.0", "pid": str(os.getpid())}, devices={"cpu": "cpu"})
+
+
+def plan(case: Case, backend: str | None = None) -> Plan:
+    return Plan("native", "faulty(x)")
+
+
+def execute(case: Case, plan: Plan, x, device: str, upstream=None) -> Outcome:
+    if "crash" in case.tags:
+        os.kill(os.getpid(), signal.SIGABRT)
+    if "hang" in case.tags:
+        time.sleep(3600)
+    if "raise" in case.tags:
+        raise ValueError("faulty adapter refuses this case")
+    ref = reference.compute(case, x, upstream)
+    out = ref.output * 0 if "wrong" in case.tags else ref.output
+    return Outcome(output=out.astype(x.dtype), indices=ref.indices,
+                   grad=None if ref.grad is None else ref.grad.astype(x.dtype), dtype=str(x.dtype))

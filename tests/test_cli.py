@@ -1,0 +1,79 @@
+"""CLI: exit codes, one-line errors, and earlier results left alone on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+GOOD = "cases:\n  - id: a\n    op: max_pool\n    input: {shape: [1, 1, 4], generator: {kind: arange}}\n    params: {kernel_size: 2}\n"
+BAD = GOOD.replace("kernel_size: 2", "kernel_size: 0")
+
+
+def write(tmp_path: Path, text: str, name: str = "c.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_validate_ok_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(write(tmp_path, GOOD))]) == 0
+    assert "1 cases OK" in capsys.readouterr().out
+    assert main(["validate", str(write(tmp_path, BAD, "bad.yaml"))]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].endswith("bad.yaml:5: case 'a': params.kernel_size: must be >= 1, got 0")
+
+
+def test_list_prints_expanded_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, GOOD.replace("params: {kernel_size: 2}", "matrix: {kernel_size: [1, 2]}"))
+    assert main(["list", str(path)]) == 0
+    assert capsys.readouterr().out.split() == ["a-k1", "a-k2"]
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert main(["validate", str(tmp_path / "missing.yaml")]) == 2
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--frameworks", "tensorflow"])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--shard", "3/2"])
+    assert info.value.code == 2
+
+
+def test_bad_input_never_destroys_earlier_results(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["run", str(write(tmp_path, GOOD)), "--frameworks", "torch", "--out", str(out), "-q", "--jobs", "1"]) == 0
+    before = (out / "results.json").read_text()
+    assert main(["run", str(write(tmp_path, BAD, "bad.yaml")), "--frameworks", "torch", "--out", str(out), "-q"]) == 2
+    assert (out / "results.json").read_text() == before
+
+
+def test_run_writes_results_html_and_junit(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    out = tmp_path / "out"
+    assert main(["run", "cases/seeds.yaml", "--frameworks", "torch", "--out", str(out), "-q", "--jobs", "1"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    meta = doc["meta"]
+    assert meta["frameworks"]["torch"]["versions"]["torch"].startswith("2.13.0")
+    assert meta["seed"] == 0 and meta["environment"]["machine"] and meta["complete"] is True
+    assert {r["verdict"] for r in doc["results"]} == {"pass"}
+    assert (out / "index.html").read_text().count("seed-D3-avg-ceil-cip") >= 2
+    assert (out / "junit.xml").exists()
+
+
+def test_explain_shows_calls_and_semantics(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "seed-D3-avg-ceil-cip", "cases", "--frameworks", "torch"]) == 0
+    text = capsys.readouterr().out
+    assert "torch: native" in text and "avg_pool2d" in text
+    assert "out = ceil((4+1+1-3)/2)+1 -> 3" in text
+    assert main(["explain", "no-such-case", "cases"]) == 2
+
+
+def test_console_script_module_entry() -> None:
+    proc = subprocess.run([sys.executable, "-m", "harness", "validate", "cases"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "cases OK" in proc.stdout

@@ -1,0 +1,182 @@
+"""Loader and normaliser: every bad input is one line naming file, line, case and field."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.cases import load_cases
+from harness.errors import CaseErrors
+
+GOOD_INPUT = "input: {shape: [1, 1, 4, 4], generator: {kind: randn, seed: 1}}"
+
+
+def write(tmp_path: Path, text: str, name: str = "c.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def errors_of(tmp_path: Path, text: str) -> list[str]:
+    path = write(tmp_path, text)
+    with pytest.raises(CaseErrors) as info:
+        load_cases([str(path)])
+    return [str(e) for e in info.value.errors]
+
+
+# (yaml body, expected substrings of the single error line)
+BAD = [
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2, stride: 0}\n",
+     ["c.yaml:5:", "case 'a'", "params.stride", "must be >= 1, got 0"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2, strid: 1}\n",
+     ["c.yaml:5:", "params.strid", "unknown key", "did you mean 'stride'"]),
+    ("cases:\n  - id: a\n    op: maxpool\n    " + GOOD_INPUT + "\n",
+     ["c.yaml:3:", "case 'a'", "op", "did you mean 'max_pool'"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 5}\n",
+     ["params.kernel_size", "does not fit input length 4"]),
+    ("cases:\n  - id: a\n    op: avg_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2, return_indices: true}\n",
+     ["params.return_indices", "not a parameter of avg_pool"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: [2, 2, 2]}\n",
+     ["params.kernel_size", "a list of 2 ints"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    input: {shape: [1, 4, 4], values: [[1]]}\n    params: {kernel_size: 2}\n",
+     ["input.values", "matching shape [1, 4, 4]"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    input: {shape: [4, 4], generator: {kind: randn}}\n    params: {kernel_size: 2}\n",
+     ["input.shape", "3 to 5 entries"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    input: {shape: [1, 1, 4], dtype: float8, generator: {kind: randn}}\n    params: {kernel_size: 2}\n",
+     ["input.dtype", "float8"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    input: {shape: [1, 1, 4], generator: {kind: gauss}}\n    params: {kernel_size: 2}\n",
+     ["input.generator.kind", "gauss"]),
+    ("cases:\n  - id: a\n    op: lp_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n",
+     ["params.norm_type", "finite norm_type > 0"]),
+    ("cases:\n  - id: a\n    op: avg_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2, divisor_override: 0}\n",
+     ["params.divisor_override", ">= 1"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2, padding: -1}\n",
+     ["params.padding", ">= 0"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2, padding: middle}\n",
+     ["params.padding", "'same' or 'valid'"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2, ceil_mode: yes please}\n",
+     ["params.ceil_mode", "true or false"]),
+    ("cases:\n  - id: a\n    op: adaptive_avg_pool\n    " + GOOD_INPUT + "\n    params: {output_size: 0}\n",
+     ["params.output_size", ">= 1"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n    frameworks: [pytorch]\n",
+     ["frameworks", "unknown name 'pytorch'"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n    expect: {jax: {verdict: numeric_mismatch}}\n",
+     ["expect.jax.reason", "one-line reason"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    input: {shape: [1, 1, 4], dtype: int32, generator: {kind: randn}, inject: [{value: nan, at: [[0, 0, 1]]}]}\n    params: {kernel_size: 2}\n",
+     ["input.inject[0].value", "int32 input cannot hold nan"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    input: {shape: [1, 1, 4], dtype: int32, generator: {kind: randn}}\n    params: {kernel_size: 2}\n    grad: true\n",
+     ["grad", "floating dtype"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    input: {shape: [1, 1, 4], generator: {kind: randn}, values: [[[1, 2, 3, 4]]]}\n    params: {kernel_size: 2}\n",
+     ["input", "exactly one of 'values' or 'generator'"]),
+    ("cases:\n  - id: a\n    id: b\n", ["c.yaml:3:", "id", "duplicate key"]),
+    ("cases:\n  - id: a\n    op: [unclosed\n", ["c.yaml:", "invalid YAML"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n    colour: red\n",
+     ["c.yaml:6:", "colour", "unknown key"]),
+    ("kases: []\n", ["c.yaml:1:", "cases", "'cases:' list"]),
+    ("cases:\n  - !!python/object/apply:os.system ['true']\n", ["c.yaml", "invalid YAML"]),
+]
+
+
+@pytest.mark.parametrize("body,expected", BAD, ids=[e[-1] for _, e in BAD])
+def test_bad_case_gives_one_clear_line(tmp_path: Path, body: str, expected: list[str]) -> None:
+    errors = errors_of(tmp_path, body)
+    assert len(errors) == 1, errors
+    for part in expected:
+        assert part in errors[0], (part, errors[0])
+    assert "\n" not in errors[0]
+
+
+def test_all_problems_are_listed_together(tmp_path: Path) -> None:
+    body = ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2, stride: 0}\n"
+            "  - id: b\n    op: avg_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2, dilation: 0}\n")
+    errors = errors_of(tmp_path, body)
+    assert len(errors) == 2 and "case 'a'" in errors[0] and "case 'b'" in errors[1]
+
+
+def test_duplicate_ids_across_files_name_both(tmp_path: Path) -> None:
+    body = "cases:\n  - id: dup\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n"
+    write(tmp_path, body, "a.yaml")
+    write(tmp_path, body, "b.yaml")
+    with pytest.raises(CaseErrors) as info:
+        load_cases([str(tmp_path)])
+    (err,) = [str(e) for e in info.value.errors]
+    assert "b.yaml:2" in err and "a.yaml:2" in err and "duplicate id" in err
+
+
+def test_matrix_expands_with_readable_ids(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        cases:
+          - id: avg
+            op: avg_pool
+            input: {shape: [1, 1, 7, 7], generator: {kind: randn, seed: 1}}
+            params: {padding: 1}
+            matrix:
+              kernel_size: [3]
+              stride: [2]
+              ceil_mode: [true, false]
+              count_include_pad: [false, true]
+        """)
+    ids = [c.id for c in load_cases([str(path)])]
+    assert ids == ["avg-k3-s2-ceil-cip0", "avg-k3-s2-ceil-cip1", "avg-k3-s2-floor-cip0", "avg-k3-s2-floor-cip1"]
+
+
+def test_matrix_error_names_the_generated_case(tmp_path: Path) -> None:
+    errors = errors_of(tmp_path, """
+        cases:
+          - id: m
+            op: max_pool
+            input: {shape: [1, 1, 4], generator: {kind: randn}}
+            matrix:
+              kernel_size: [2, 9]
+        """)
+    assert len(errors) == 1 and "case 'm-k9'" in errors[0] and "c.yaml:6:" in errors[0]
+
+
+def test_normalised_defaults_are_pytorchs(tmp_path: Path) -> None:
+    path = write(tmp_path, "cases:\n  - id: a\n    op: avg_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 3}\n")
+    (case,) = load_cases([str(path)])
+    p = case.params
+    assert (p.stride, p.padding, p.dilation) == ((3, 3), ((0, 0), (0, 0)), (1, 1))
+    assert p.count_include_pad is True and p.ceil_mode is False and p.divisor_override is None
+    assert case.input.dtype == "float32"
+
+
+def test_same_padding_excludes_pads_from_the_divisor_by_default(tmp_path: Path) -> None:
+    path = write(tmp_path, "cases:\n  - id: a\n    op: avg_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 3, stride: 2, padding: same}\n")
+    (case,) = load_cases([str(path)])
+    assert case.params.padding == ((0, 1), (0, 1)) and case.params.count_include_pad is False
+
+
+def test_channels_last_input_is_stored_channels_first(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        cases:
+          - id: a
+            op: global_max_pool
+            input: {shape: [1, 2, 2, 3], layout: channels_last,
+                    values: [[[[1, 2, 3], [4, 5, 6]], [[7, 8, 9], [10, 11, 12]]]]}
+        """)
+    (case,) = load_cases([str(path)])
+    assert case.input.shape == (1, 3, 2, 2)
+    assert case.input.values is not None and case.input.values[:4] == (1.0, 4.0, 7.0, 10.0)
+
+
+def test_file_defaults_merge_into_cases(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        defaults:
+          input: {dtype: float64}
+          params: {stride: 1}
+        cases:
+          - id: a
+            op: max_pool
+            input: {shape: [1, 1, 4], generator: {kind: arange}}
+            params: {kernel_size: 2}
+        """)
+    (case,) = load_cases([str(path)])
+    assert case.input.dtype == "float64" and case.params.stride == (1,)
+
+
+def test_shipped_cases_validate() -> None:
+    cases = load_cases(["cases"])
+    assert len(cases) >= 17

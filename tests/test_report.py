@@ -1,0 +1,49 @@
+"""Reports rendered from a results fixture: content, escaping, JUnit validity."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from harness.report import render_html, render_junit
+
+
+def fixture() -> dict[str, Any]:
+    nasty = "<script>alert(1)</script>"
+    return {
+        "schema_version": 1,
+        "meta": {"seed": 3, "duration": 1.5, "started": 0, "complete": True, "events": [],
+                 "environment": {"platform": "Linux", "machine": "x86_64", "python": "3.11", "env": {"XLA_FLAGS": None}},
+                 "frameworks": {"torch": {"versions": {"torch": "2.13.0"}, "devices": {"cpu": "cpu"}, "backend": None}}},
+        "cases": [{"id": nasty, "order": 0, "op": "max_pool", "description": nasty, "tags": ["t1"], "source": "c.yaml:1",
+                   "input": {"shape": [1, 1, 4, 4], "dtype": "float32", "layout": "channels_first"},
+                   "params": {"kernel_size": [2, 2]}, "grad": False, "yaml": "- id: x", "ref_shape": [1, 1, 2, 2],
+                   "agreement": []}],
+        "results": [
+            {"case_id": nasty, "framework": "torch", "device": "cpu", "device_name": "cpu", "mode": "native",
+             "call": "F.max_pool2d(x)", "conversions": ["none"], "plan_reason": "", "verdict": "numeric_mismatch",
+             "raw_verdict": "numeric_mismatch", "reason": "output: 1/4 elements differ", "error": None, "seconds": 0.001,
+             "expectation": None,
+             "comparison": {"shape": [1, 1, 2, 2], "ref_shape": [1, 1, 2, 2], "dtype": "float32",
+                            "output": {"total": 4, "mismatches": 1, "nan_mismatches": 0, "inf_mismatches": 0,
+                                       "max_abs": 0.25, "max_rel": 0.1, "max_ulp": 12.0,
+                                       "first": [{"index": [0, 0, 1, 1], "got": 1.0, "expected": 1.25}], "worst": None}}},
+        ],
+    }
+
+
+def test_html_contains_summary_rows_and_escapes_text() -> None:
+    html = render_html(fixture())
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "torch 2.13.0" in html and "numeric_mismatch" in html
+    assert "[0, 0, 1, 1] got 1.0 expected 1.25" in html
+    assert "0.25" in html  # max abs diff shown
+
+
+def test_junit_is_valid_xml_with_one_testcase_per_result() -> None:
+    root = ET.fromstring(render_junit(fixture()))
+    assert root.tag == "testsuite" and root.get("tests") == "1" and root.get("failures") == "1"
+    (tc,) = root.findall("testcase")
+    assert tc.get("name", "").endswith("[torch-cpu]")
+    assert tc.find("failure") is not None

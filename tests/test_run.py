@@ -1,0 +1,123 @@
+"""Runner: worker isolation, crash/hang recovery, expectations, results on disk."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+CASE = """
+  - id: {id}
+    op: max_pool
+    input: {{shape: [1, 1, 4, 4], generator: {{kind: randn, seed: 1}}}}
+    params: {{kernel_size: 2}}
+    tags: [{tag}]
+"""
+
+
+def suite(tmp_path: Path, tags: list[str], extra: str = "") -> Path:
+    body = "cases:" + "".join(CASE.format(id=f"c{i}-{t}", tag=t) for i, t in enumerate(tags)) + extra
+    path = tmp_path / "cases.yaml"
+    path.write_text(body)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def faulty(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POOL_PARITY_ADAPTERS", "faulty=tests.faulty_adapter")
+
+
+def run(tmp_path: Path, cases: Path, *args: str) -> tuple[int, dict]:
+    out = tmp_path / "out"
+    code = main(["run", str(cases), "--frameworks", "faulty", "--out", str(out), "-q", "--jobs", "1", *args])
+    return code, json.loads((out / "results.json").read_text())
+
+
+def verdicts(doc: dict) -> dict[str, str]:
+    return {r["case_id"]: r["verdict"] for r in doc["results"]}
+
+
+def test_crash_and_hang_cost_only_their_case(tmp_path: Path) -> None:
+    cases = suite(tmp_path, ["ok", "crash", "ok", "hang", "ok", "raise", "ok"])
+    code, doc = run(tmp_path, cases, "--case-timeout", "3")
+    v = verdicts(doc)
+    assert code == 1
+    assert v == {"c0-ok": "pass", "c1-crash": "error", "c2-ok": "pass", "c3-hang": "error",
+                 "c4-ok": "pass", "c5-raise": "error", "c6-ok": "pass"}
+    reasons = {r["case_id"]: r["reason"] for r in doc["results"]}
+    assert "signal 6" in reasons["c1-crash"]
+    assert "timed out after 3s" in reasons["c3-hang"]
+    assert reasons["c5-raise"] == "ValueError: faulty adapter refuses this case"
+    assert len(doc["meta"]["events"]) == 2 and all("worker restarted" in e for e in doc["meta"]["events"])
+    report = (tmp_path / "out" / "index.html").read_text()
+    assert "worker restarted" in report
+
+
+def test_wrong_answer_is_a_numeric_mismatch_and_exit_1(tmp_path: Path) -> None:
+    code, doc = run(tmp_path, suite(tmp_path, ["ok", "wrong"]))
+    assert code == 1 and verdicts(doc)["c1-wrong"] == "numeric_mismatch"
+    out = next(r for r in doc["results"] if r["case_id"] == "c1-wrong")["comparison"]["output"]
+    assert out["mismatches"] > 0 and out["first"] and out["max_abs"] > 0
+
+
+def test_known_divergence_and_strict_unexpected_pass(tmp_path: Path) -> None:
+    extra = textwrap.dedent("""
+      - id: known
+        op: max_pool
+        input: {shape: [1, 1, 4, 4], generator: {kind: randn, seed: 1}}
+        params: {kernel_size: 2}
+        tags: [wrong]
+        expect: {faulty: {verdict: numeric_mismatch, reason: returns zeros, link: "https://example.org/1"}}
+    """).replace("\n", "\n  ")
+    code, doc = run(tmp_path, suite(tmp_path, ["ok"], extra))
+    assert code == 0 and verdicts(doc)["known"] == "known_divergence"
+    fixed = suite(tmp_path, ["ok"], extra.replace("tags: [wrong]", "tags: [ok]"))
+    code, doc = run(tmp_path, fixed)
+    assert code == 1 and verdicts(doc)["known"] == "unexpected_pass"
+
+
+def test_isolation_off_runs_in_process(tmp_path: Path) -> None:
+    code, doc = run(tmp_path, suite(tmp_path, ["ok", "raise"]), "--no-isolation")
+    assert code == 1 and verdicts(doc) == {"c0-ok": "pass", "c1-raise": "error"}
+
+
+def test_missing_gpu_is_skipped_never_passed(tmp_path: Path) -> None:
+    code, doc = run(tmp_path, suite(tmp_path, ["ok"]), "--devices", "cpu,gpu")
+    by_dev = {r["device"]: r for r in doc["results"]}
+    assert by_dev["cpu"]["verdict"] == "pass"
+    assert by_dev["gpu"]["verdict"] == "skipped" and "no gpu device" in by_dev["gpu"]["reason"]
+    assert code == 0
+
+
+def test_parallel_jobs_give_the_serial_results(tmp_path: Path) -> None:
+    cases = suite(tmp_path, ["ok", "wrong", "ok", "raise", "ok", "ok"])
+    _, serial = run(tmp_path, cases, "--jobs", "1")
+    _, parallel = run(tmp_path, cases, "--jobs", "2")
+
+    def strip(doc: dict) -> list:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in doc["results"]]
+
+    assert strip(serial) == strip(parallel)
+
+
+def test_shards_partition_the_suite(tmp_path: Path) -> None:
+    cases = suite(tmp_path, ["ok"] * 5)
+    ids = []
+    for k in (1, 2):
+        _, doc = run(tmp_path, cases, "--shard", f"{k}/2")
+        ids.append([c["id"] for c in doc["cases"]])
+    assert ids[0] == ["c0-ok", "c2-ok", "c4-ok"] and ids[1] == ["c1-ok", "c3-ok"]
+
+
+def test_save_arrays_writes_the_documented_keys(tmp_path: Path) -> None:
+    import numpy as np
+
+    run(tmp_path, suite(tmp_path, ["ok"]), "--save-arrays")
+    with np.load(tmp_path / "out" / "arrays.npz") as npz:
+        keys = set(npz.files)
+        assert {"c0-ok/input", "c0-ok/reference/output", "c0-ok/faulty-cpu/output"} <= keys
+        np.testing.assert_array_equal(npz["c0-ok/faulty-cpu/output"], npz["c0-ok/reference/output"])
