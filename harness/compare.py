@@ -122,28 +122,67 @@ def compare(case: Case, ref: Reference, outcome: Any) -> dict[str, Any]:
     elif out["mismatches"]:
         verdict, reason = "numeric_mismatch", describe("output", out)
     if ref.indices is not None:
-        verdict, reason = _part(result, "indices", outcome.indices, ref.indices, 0.0, 0.0, "int64", verdict, reason)
+        verdict, reason = _part(result, "indices", outcome.indices, ref, 0.0, 0.0, "int64", verdict, reason)
     if ref.grad is not None:
         g_rtol, g_atol = TOLERANCES[case.input.dtype] if case.input.dtype not in INT_DTYPES else (0.0, 0.0)
-        verdict, reason = _part(result, "grad", outcome.grad, ref.grad, g_rtol, g_atol, case.input.dtype, verdict, reason)
+        verdict, reason = _part(result, "grad", outcome.grad, ref, g_rtol, g_atol, case.input.dtype, verdict, reason)
     return {**result, "verdict": verdict, "reason": reason}
 
 
-def _part(result: dict[str, Any], name: str, got: np.ndarray | None, exp: np.ndarray,
+def _part(result: dict[str, Any], name: str, got: np.ndarray | None, ref: Reference,
           rtol: float, atol: float, dtype: str, verdict: str, reason: str) -> tuple[str, str]:
-    """Compare indices or gradients; they decide the verdict only if the output passed."""
+    """Compare indices or gradients; they decide the verdict only if the output passed
+    (a tie_break never hides a later mismatch)."""
+    exp = ref.indices if name == "indices" else ref.grad
+    assert exp is not None
     if got is None:
         result[name] = {"verdict": "missing"}
-        return (verdict, reason) if verdict != "pass" else ("numeric_mismatch", f"{name}: not returned")
+        return (verdict, reason) if verdict not in ("pass", "tie_break") else ("numeric_mismatch", f"{name}: not returned")
     if tuple(got.shape) != exp.shape:
         result[name] = {"verdict": "shape_mismatch", "shape": list(got.shape), "ref_shape": list(exp.shape)}
-        return (verdict, reason) if verdict != "pass" else ("shape_mismatch", f"{name} shape {list(got.shape)}, reference {list(exp.shape)}")
+        if verdict in ("pass", "tie_break"):
+            return "shape_mismatch", f"{name} shape {list(got.shape)}, reference {list(exp.shape)}"
+        return verdict, reason
     stats = diff_arrays(got, exp, rtol, atol, dtype)
     stats["verdict"] = "numeric_mismatch" if stats["mismatches"] else "pass"
+    if stats["mismatches"]:
+        rule = tie_rule(name, np.asarray(got), ref, rtol, atol, dtype)
+        if rule is not None:
+            stats["verdict"], stats["tie_rule"] = "tie_break", rule
     result[name] = stats
-    if verdict == "pass" and stats["mismatches"]:
+    if stats["verdict"] == "numeric_mismatch" and verdict in ("pass", "tie_break"):
         return "numeric_mismatch", describe(name, stats)
+    if stats["verdict"] == "tie_break" and verdict == "pass":
+        return "tie_break", f"{name} follow the '{stats['tie_rule']}' tie rule (reference: first)"
     return verdict, reason
+
+
+def tie_rule(name: str, got: np.ndarray, ref: Reference, rtol: float, atol: float, dtype: str) -> str | None:
+    """Which tie rule a differing index/gradient follows, or None if it differs for another reason.
+
+    Indices: 'last' when every index equals the last maximal tap; 'other' when every differing
+    index still points at one of its window's tied maxima. Gradients: 'last', 'split' (equal
+    shares) or 'all' (every tied tap gets the full upstream) when it equals that rule's
+    gradient; 'other' when it differs only at tied positions and its total is the reference's.
+    """
+    if ref.tied is None or not ref.tied.any():
+        return None
+    if name == "indices":
+        assert ref.indices is not None and ref.hits is not None and ref.flat_pos is not None
+        if np.array_equal(got, ref.alt_indices.get("last")):
+            return "last"
+        differ = got != ref.indices
+        flat = np.broadcast_to(ref.flat_pos, ref.hits.shape)
+        is_tied_max = ((flat == got[..., None]) & ref.hits).any(axis=-1)
+        return "other" if (is_tied_max | ~differ).all() and ref.tied[differ].all() else None
+    for rule, alt in ref.alt_grads.items():
+        if diff_arrays(got, alt, rtol, atol, dtype)["mismatches"] == 0:
+            return rule
+    assert ref.grad is not None and ref.tie_mask is not None
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isclose(got.astype(np.float64), ref.grad, rtol=max(rtol, 1e-12), atol=max(atol, 1e-12))
+    total_ok = np.isclose(got.astype(np.float64).sum(), ref.grad.sum(), rtol=max(rtol, 1e-9), atol=max(atol, 1e-9) * got.size)
+    return "other" if not (bad & ~ref.tie_mask).any() and total_ok else None
 
 
 def describe(name: str, stats: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,6 +36,12 @@ class Reference:
     indices: np.ndarray | None = None  # int64 flat per-plane arg-max
     grad: np.ndarray | None = None  # float64, input shape
     tied: np.ndarray | None = None  # bool (N, C, *out): windows whose maximum is tied
+    # Max ops with ties only: what other tie rules would give, for tie-aware comparison.
+    alt_indices: dict[str, np.ndarray] = field(default_factory=dict)  # rule -> indices
+    alt_grads: dict[str, np.ndarray] = field(default_factory=dict)  # rule -> gradient
+    hits: np.ndarray | None = None  # bool (N, C, *out, T): taps equal to the window maximum
+    tie_mask: np.ndarray | None = None  # bool, input shape: positions that are a tied maximum
+    flat_pos: np.ndarray | None = None  # (*out, T) flat plane position of each tap
 
 
 def taps_for(case: Case) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
@@ -112,11 +118,32 @@ def _max(w: Windows) -> Reference:
     out = vals.max(axis=-1)
     hit = w.valid & ((vals == out[..., None]) | (np.isnan(vals) & np.isnan(out)[..., None]))
     # Tie rule: the first maximal tap in window scan order (row-major over kernel offsets).
-    first = hit.argmax(axis=-1)
+    ref = Reference(output=out, indices=_pick(w, hit, "first"), tied=hit.sum(axis=-1) > 1,
+                    hits=hit, flat_pos=w.flat_pos)
+    if ref.tied is not None and ref.tied.any():
+        ref.alt_indices["last"] = _pick(w, hit, "last")
+    return ref
+
+
+def _onehot(hit: np.ndarray, rule: str) -> np.ndarray:
+    """Per-tap share of a window's gradient under a tie rule: first, last, split or all."""
+    if rule == "split":
+        return hit / np.maximum(hit.sum(axis=-1, keepdims=True), 1)
+    if rule == "all":
+        return hit.astype(np.float64)
+    t = hit.shape[-1]
+    pos = hit.argmax(axis=-1) if rule == "first" else t - 1 - hit[..., ::-1].argmax(axis=-1)
+    share = np.zeros(hit.shape)
+    np.put_along_axis(share, pos[..., None], hit.any(axis=-1, keepdims=True).astype(np.float64), axis=-1)
+    return share
+
+
+def _pick(w: Windows, hit: np.ndarray, rule: str) -> np.ndarray:
+    """Flat plane index of the tap a tie rule picks (-1 for a window with no real tap)."""
     flat = np.broadcast_to(w.flat_pos, hit.shape)
-    idx = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]
-    idx = np.where(hit.any(axis=-1), idx, -1).astype(np.int64)
-    return Reference(output=out, indices=idx, tied=hit.sum(axis=-1) > 1)
+    chosen = (_onehot(hit, rule) > 0) & hit
+    idx = np.where(chosen, flat, 0).sum(axis=-1)
+    return np.where(hit.any(axis=-1), idx, -1).astype(np.int64)
 
 
 def divisor(case: Case, w: Windows) -> np.ndarray:
@@ -143,19 +170,23 @@ def _grad(case: Case, w: Windows, ref: Reference, up: np.ndarray, shape: tuple[i
     """Scatter each window's share of the upstream gradient back onto the input."""
     up = up.reshape(ref.output.shape[:2] + w.out_shape)
     if case.op in ("max_pool", "adaptive_max_pool", "global_max_pool"):
-        share = np.zeros(w.values.shape)
-        idx = ref.indices
-        assert idx is not None
-        chosen = (np.broadcast_to(w.flat_pos, share.shape) == idx[..., None]) & w.valid
-        # One tap per window: the first of equal positions (dilation can repeat none).
-        first = chosen.argmax(axis=-1)
-        np.put_along_axis(share, first[..., None], np.where(chosen.any(-1), up, 0.0)[..., None], axis=-1)
+        assert ref.hits is not None
+        if ref.tied is not None and ref.tied.any():
+            for rule in ("last", "split", "all"):
+                ref.alt_grads[rule] = _scatter(w, up[..., None] * _onehot(ref.hits, rule), shape)
+            ref.tie_mask = _scatter(w, (ref.hits & ref.tied[..., None]).astype(np.float64), shape) > 0
+        share = up[..., None] * _onehot(ref.hits, "first")
     elif case.op == "lp_pool":
         p = float(case.params.norm_type or 2.0)
         outer = np.power(ref.output, 1.0 - p)[..., None]
         share = np.where(w.valid, up[..., None] * np.power(w.values, p - 1.0) * outer, 0.0)
     else:
         share = np.where(w.valid, (up / divisor(case, w))[..., None], 0.0)
+    return _scatter(w, share, shape)
+
+
+def _scatter(w: Windows, share: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Add each tap's share onto the input position it reads."""
     n, c = shape[:2]
     plane = math.prod(shape[2:])
     offsets = (np.arange(n * c) * plane).reshape(n, c, *([1] * (share.ndim - 2)))

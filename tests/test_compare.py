@@ -1,0 +1,86 @@
+"""Comparator: statistics, verdict order, and tie-aware classification on hand-made inputs
+where the first, last and split rules give known, different answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness import compare, reference
+from harness.adapters.base import Outcome
+from harness.inputs import make_input
+from tests.helpers import case_from
+
+# One window of four taps: [3, 1, 3, 2] -> maximum 3 tied at positions 0 and 2.
+TIED = {"shape": [1, 1, 4], "values": [[[3, 1, 3, 2]]]}
+
+
+def tied_case(tmp_path, **params):
+    return case_from("max_pool", [1, 1, 4], {"kernel_size": 4, **params}, tmp_path, input=TIED, grad=True, upstream="ones")
+
+
+def outcome_of(case, ref, indices=None, grad=None):
+    return Outcome(output=ref.output.astype(np.float32), indices=indices, grad=grad, dtype="float32")
+
+
+def test_reference_routes_to_first_and_knows_the_other_rules(tmp_path) -> None:
+    case = tied_case(tmp_path, return_indices=True)
+    ref = reference.compute(case, make_input(case.input), np.ones((1, 1, 1), np.float32))
+    assert ref.indices.ravel().tolist() == [0]
+    assert ref.alt_indices["last"].ravel().tolist() == [2]
+    assert ref.grad.ravel().tolist() == [1, 0, 0, 0]  # first
+    assert ref.alt_grads["last"].ravel().tolist() == [0, 0, 1, 0]
+    assert ref.alt_grads["split"].ravel().tolist() == [0.5, 0, 0.5, 0]
+    assert ref.alt_grads["all"].ravel().tolist() == [1, 0, 1, 0]
+
+
+@pytest.mark.parametrize("grad,rule", [
+    ([0, 0, 1, 0], "last"), ([0.5, 0, 0.5, 0], "split"), ([1, 0, 1, 0], "all"),
+])
+def test_gradient_tie_rules_are_tie_break(tmp_path, grad, rule) -> None:
+    case = tied_case(tmp_path)
+    ref = reference.compute(case, make_input(case.input), np.ones((1, 1, 1), np.float32))
+    result = compare.compare(case, ref, outcome_of(case, ref, grad=np.array([[grad]], np.float32)))
+    assert result["verdict"] == "tie_break" and result["grad"]["tie_rule"] == rule
+
+
+def test_gradient_on_a_non_maximum_is_a_mismatch(tmp_path) -> None:
+    case = tied_case(tmp_path)
+    ref = reference.compute(case, make_input(case.input), np.ones((1, 1, 1), np.float32))
+    result = compare.compare(case, ref, outcome_of(case, ref, grad=np.array([[[0, 0, 0, 1]]], np.float32)))
+    assert result["verdict"] == "numeric_mismatch"
+
+
+def test_index_last_and_wrong(tmp_path) -> None:
+    case = tied_case(tmp_path, return_indices=True)
+    ref = reference.compute(case, make_input(case.input), np.ones((1, 1, 1), np.float32))
+    grad = ref.grad.astype(np.float32)
+    last = compare.compare(case, ref, outcome_of(case, ref, indices=np.array([[[2]]]), grad=grad))
+    assert last["verdict"] == "tie_break" and last["indices"]["tie_rule"] == "last"
+    wrong = compare.compare(case, ref, outcome_of(case, ref, indices=np.array([[[3]]]), grad=grad))
+    assert wrong["verdict"] == "numeric_mismatch"
+
+
+def test_index_other_rule_in_two_windows(tmp_path) -> None:
+    """Three tied maxima per window: choosing the middle one is neither first nor last."""
+    case = case_from("max_pool", [1, 1, 6], {"kernel_size": 3, "return_indices": True}, tmp_path,
+                     input={"shape": [1, 1, 6], "values": [[[5, 5, 5, 7, 7, 7]]]})
+    ref = reference.compute(case, make_input(case.input))
+    result = compare.compare(case, ref, outcome_of(case, ref, indices=np.array([[[1, 4]]])))
+    assert result["verdict"] == "tie_break" and result["indices"]["tie_rule"] == "other"
+
+
+def test_stats_nan_placement_and_ulp() -> None:
+    got = np.array([1.0, np.nan, 3.0, 4.0], np.float32)
+    exp = np.array([1.0, 2.0, 3.0, np.nextafter(np.float32(4.0), np.float32(5.0))], np.float64)
+    stats = compare.diff_arrays(got, exp, 0.0, 0.0, "float32")
+    assert stats["mismatches"] == 2 and stats["nan_mismatches"] == 1
+    assert stats["max_ulp"] == 1.0
+    assert stats["first"][0] == {"index": [1], "got": "nan", "expected": 2.0}
+
+
+def test_shape_mismatch_comes_first(tmp_path) -> None:
+    case = case_from("max_pool", [1, 1, 4], {"kernel_size": 2}, tmp_path)
+    ref = reference.compute(case, make_input(case.input))
+    result = compare.compare(case, ref, Outcome(output=np.zeros((1, 1, 3), np.float32), dtype="float32"))
+    assert result["verdict"] == "shape_mismatch" and "[1, 1, 3]" in result["reason"]
