@@ -82,6 +82,29 @@ class Worker:
             return f"killed by signal {sig}{hint}"
         return f"exit code {code}"
 
+    def call(self, case: Case, plan: Plan, x: np.ndarray, device: str, upstream: np.ndarray | None,
+             timeout: float) -> tuple[Any, str | None]:
+        """Run one case synchronously: (outcome, None) or (None, error); a dead or hung
+        worker is restarted."""
+        if not self.isolated:
+            try:
+                return adapters.load(self.spec).execute(case, plan, x, device, upstream), None
+            except Exception as exc:  # noqa: BLE001
+                return None, error_text(exc)
+        assert self.conn is not None
+        try:
+            self.conn.send((0, case, plan, x, device, upstream))
+            if self.conn.poll(timeout):
+                kind, _, payload = self.conn.recv()
+                return (payload, None) if kind == "ok" else (None, str(payload))
+            cause = f"timed out after {timeout:g}s (worker killed)"
+        except (EOFError, OSError):
+            cause = f"worker crashed ({self.exit_cause()})"
+        self.kill()
+        self.start()
+        self.ready()
+        return None, cause
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.is_alive():
             self.proc.kill()
