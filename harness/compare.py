@@ -116,6 +116,8 @@ def compare(case: Case, ref: Reference, outcome: Any) -> dict[str, Any]:
                 "reason": f"output shape {list(outcome.output.shape)}, reference {list(ref.output.shape)}"}
     out = diff_arrays(outcome.output, ref.output, rtol, atol, case.input.dtype)
     result["output"] = out
+    if ref.output.ndim == 4 and out["max_abs"] > 0:
+        result["heatmap"] = heatmap(outcome.output, ref.output)
     verdict, reason = "pass", ""
     if result["expected_dtype"] and outcome.dtype != result["expected_dtype"]:
         verdict, reason = "dtype_mismatch", f"output dtype {outcome.dtype}, expected {result['expected_dtype']}"
@@ -183,6 +185,25 @@ def tie_rule(name: str, got: np.ndarray, ref: Reference, rtol: float, atol: floa
         bad = ~np.isclose(got.astype(np.float64), ref.grad, rtol=max(rtol, 1e-12), atol=max(atol, 1e-12))
     total_ok = np.isclose(got.astype(np.float64).sum(), ref.grad.sum(), rtol=max(rtol, 1e-9), atol=max(atol, 1e-9) * got.size)
     return "other" if not (bad & ~ref.tie_mask).any() and total_ok else None
+
+
+HEATMAP_SIZE = 24
+
+
+def heatmap(got: np.ndarray, exp: np.ndarray) -> list[list[float]]:
+    """|got - ref| over the first (N, C) plane of a 2-D output, block-max reduced to at most
+    HEATMAP_SIZE per side; misplaced NaN/inf count as infinite."""
+    g, e = np.asarray(got[0, 0], np.float64), np.asarray(exp[0, 0], np.float64)
+    with np.errstate(invalid="ignore"):
+        d = np.abs(g - e)
+    same = (g == e) | (np.isnan(g) & np.isnan(e))
+    d = np.where(same, 0.0, np.where(np.isfinite(d), d, np.inf))
+    bh, bw = (-(-n // HEATMAP_SIZE) for n in d.shape)
+    h, w = -(-d.shape[0] // bh), -(-d.shape[1] // bw)
+    padded = np.zeros((h * bh, w * bw))
+    padded[: d.shape[0], : d.shape[1]] = d
+    blocks = padded.reshape(h, bh, w, bw).max(axis=(1, 3))
+    return [[float(v) if np.isfinite(v) else 1e308 for v in row] for row in blocks]
 
 
 def describe(name: str, stats: dict[str, Any]) -> str:

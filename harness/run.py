@@ -24,6 +24,7 @@ from harness.adapters.base import Probe
 from harness.config import RunConfig, environment
 from harness.inputs import make_input, make_upstream
 from harness.plan import Plan
+from harness.repro import input_code
 from harness.results import ResultWriter
 from harness.spec import ACCEPTABLE, Case
 from harness.worker import error_text, serve
@@ -265,13 +266,23 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a planning bug costs one result, not the run
             self._emit(state, record, "error", f"planning failed: {error_text(exc)}")
             return
-        record.update(mode=plan.mode, call=plan.call, conversions=plan.conversions(), plan_reason=plan.reason)
+        record.update(mode=plan.mode, call=plan.call, conversions=plan.conversions(), plan_reason=plan.reason,
+                      repro=self._repro(fw, case, plan))
         if not plan.supported:
             self._emit(state, record, "unsupported", plan.reason)
             return
         state.pending += 1
         self._next_task += 1
         self.queues[fw].append(Task(self._next_task, state, fw, device, plan, record))
+
+    def _repro(self, fw: str, case: Case, plan: Plan) -> str:
+        make = getattr(self.modules[fw], "repro", None)
+        if make is None or not plan.supported:
+            return ""
+        try:
+            return str(make(case, plan))
+        except Exception as exc:  # noqa: BLE001 - a snippet is a convenience, never a failure
+            return f"# repro unavailable: {error_text(exc)}"
 
     def _dispatch(self) -> None:
         for fw, pool in self.pools.items():
@@ -392,7 +403,7 @@ class Runner:
             "tags": list(case.tags), "source": f"{case.source.path}:{case.source.line}",
             "input": {"shape": list(case.input.shape), "dtype": case.input.dtype, "layout": case.input.layout},
             "params": params_dict(case), "grad": case.grad, "yaml": case.yaml_text,
-            "ref_shape": list(state.ref.output.shape),
+            "ref_shape": list(state.ref.output.shape), "input_code": input_code(case, state.x),
             "agreement": compare.agreement(case, state.outputs),
         })
         self.done += 1

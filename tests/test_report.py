@@ -47,3 +47,11 @@ def test_junit_is_valid_xml_with_one_testcase_per_result() -> None:
     (tc,) = root.findall("testcase")
     assert tc.get("name", "").endswith("[torch-cpu]")
     assert tc.find("failure") is not None
+
+
+def test_heatmap_is_inline_svg_scaled_to_the_worst_cell() -> None:
+    doc = fixture()
+    doc["results"][0]["comparison"]["heatmap"] = [[0.0, 0.25], [0.0, 0.0]]
+    html = render_html(doc)
+    svg = html[html.index("<svg"): html.index("</svg>")]
+    assert svg.count("<rect") == 1 and 'fill="rgb(255,0,0)"' in svg and "<title>0.25</title>" in svg

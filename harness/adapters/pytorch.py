@@ -267,3 +267,37 @@ def _unpad_indices(idx: np.ndarray, spatial: tuple[int, ...], pads: tuple[tuple[
     inside = np.logical_and.reduce([(c >= 0) & (c < L) for c, L in zip(shifted, spatial)])
     flat = np.ravel_multi_index(shifted, spatial, mode="clip")
     return np.where(inside, flat, -1).astype(np.int64)
+
+
+def repro(case: Case, plan_: Plan) -> str:
+    """Plain PyTorch code reproducing this result from a NumPy `x_np`."""
+    lines = ["import torch", "import torch.nn.functional as F"]
+    if case.input.dtype == "bfloat16":
+        lines.append("x = torch.from_numpy(x_np.astype(np.float32)).to(torch.bfloat16)")
+    else:
+        lines.append("x = torch.from_numpy(x_np)")
+    args, p = plan_.args, case.params
+    call = plan_.call.replace(f"{FN}.", "F.")
+    if args.get("fn") == "conv_sum":
+        n = case.spatial_dims
+        power = f".pow({p.norm_type})" if case.op == "lp_pool" else ""
+        lines += [
+            f"N, C = x.shape[:2]; flat = x.reshape(N * C, 1, *x.shape[2:]){power}",
+            f"ones = torch.ones((1, 1, *{p.kernel_size}), dtype=flat.dtype)",
+            f"sums = F.conv{n}d(F.pad(flat, {_torch_pads(args['pads'])}), ones, stride={p.stride}, dilation={p.dilation})",
+        ]
+        if case.op == "lp_pool":
+            lines.append(f"out = sums.pow(1 / {p.norm_type})")
+        elif p.divisor_override is not None:
+            lines.append(f"out = sums / {p.divisor_override}")
+        else:
+            lines.append("# divisor: the same convolution over a mask of counted positions (see conversions)")
+        lines.append("out = out.reshape(N, C, *out.shape[2:])")
+    elif "pads" in args:
+        low = "torch.iinfo(x.dtype).min" if case.input.dtype in INT_DTYPES else "float('-inf')"
+        lines.append(f"x = F.pad(x, {_torch_pads(args['pads'])}, value={low})")
+        lines.append(f"out = F.{args['fn']}(x, {_kw(**args['kwargs'])})")
+    else:
+        lines.append(f"out = {call}")
+    lines.append("print(out)")
+    return "\n".join(lines)

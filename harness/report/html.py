@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from harness.spec import ACCEPTABLE
 
@@ -26,7 +27,24 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def svg_heatmap(grid: list[list[float]], cell: int = 8) -> Markup:
+    """|diff| grid as an inline SVG: white = equal, dark red = the largest difference."""
+    top = max((v for row in grid for v in row), default=0.0) or 1.0
+    h, w = len(grid), len(grid[0]) if grid else 0
+    rects = []
+    for i, row in enumerate(grid):
+        for j, v in enumerate(row):
+            if v > 0:
+                shade = int(255 * (1 - min(v / top, 1.0) ** 0.5))
+                rects.append(f'<rect x="{j * cell}" y="{i * cell}" width="{cell}" height="{cell}" '
+                             f'fill="rgb(255,{shade},{shade})"><title>{v:.3g}</title></rect>')
+    body = "".join(rects)
+    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w * cell}" height="{h * cell}" '
+                  f'style="border:1px solid #999" role="img" aria-label="|diff| heatmap">{body}</svg>')
+
+
 _ENV.filters["fmt"] = _fmt
+_ENV.filters["heatmap"] = svg_heatmap
 
 
 def render_html(doc: dict[str, Any]) -> str:

@@ -142,3 +142,22 @@ def test_gpu_matches_reference(tmp_path) -> None:
     x = make_input(case.input)
     outcome = torch_adapter.execute(case, torch_adapter.plan(case), x, "gpu")
     assert compare.compare(case, reference.compute(case, x), outcome)["verdict"] == "pass"
+
+
+@pytest.mark.parametrize("params", [
+    {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},                 # native
+    {"kernel_size": 3, "stride": 2, "padding": [[0, 2], [2, 1]], "ceil_mode": True},  # emulated pad
+])
+@pytest.mark.parametrize("op", ["max_pool", "avg_pool"])
+def test_repro_snippet_reproduces_the_result(tmp_path, op, params) -> None:
+    from harness.repro import input_code
+
+    if op == "avg_pool" and isinstance(params["padding"], list):
+        params = {**params, "divisor_override": 4}  # the conv emulation's snippet divides by it
+    case = case_from(op, [1, 2, 7, 6], params, tmp_path)
+    plan = torch_adapter.plan(case)
+    scope: dict = {}
+    exec(input_code(case) + torch_adapter.repro(case, plan).replace("print(out)", ""), scope)  # noqa: S102
+    out = scope["out"][0] if isinstance(scope["out"], tuple) else scope["out"]
+    ref = reference.compute(case, make_input(case.input))
+    np.testing.assert_allclose(out.numpy(), ref.output, rtol=1e-5, atol=1e-6)
