@@ -28,7 +28,10 @@ def semantics_lines(case: Case) -> list[str]:
                          + ("  (ceil-mode windows starting in the after-padding are dropped)" if p.ceil_mode else ""))
         if p.padding_mode == "same":
             lines.append("padding 'same' (TensorFlow): out = ceil(L/stride), the odd pad element goes after")
-        if case.op == "max_pool":
+        if case.op == "max_unpool":
+            lines.append(f"max pool with indices, then each maximum scattered to its flat index in an output "
+                         f"plane of {list(p.output_size or ())} (indices are flat in the input plane)")
+        elif case.op == "max_pool":
             lines.append("max over real taps; padding acts as -inf; NaN in a window gives NaN; "
                          "index: first maximal tap in window scan order, flat per (N, C) plane")
         elif case.op == "avg_pool":

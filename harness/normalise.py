@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from dataclasses import replace
 from typing import Any
 
 from harness import semantics
@@ -51,6 +52,7 @@ PARAMS_FOR_OP: dict[str, tuple[str, ...]] = {
     "global_avg_pool": ("keepdims",),
     "adaptive_max_pool": ("output_size", "return_indices"),
     "adaptive_avg_pool": ("output_size",),
+    "max_unpool": ("kernel_size", "stride", "padding", "output_size"),
 }
 ALL_PARAMS = tuple(dict.fromkeys(p for ps in PARAMS_FOR_OP.values() for p in ps))
 VERDICTS = ("pass", "shape_mismatch", "numeric_mismatch", "unsupported", "error", "tie_break", "dtype_mismatch")
@@ -161,6 +163,8 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
     grad = _bool(check, node, "grad", "grad", False)
     if grad and inp.dtype in INT_DTYPES:
         check.fail(node, "grad", "grad", f"gradients need a floating dtype, input is {inp.dtype}")
+    if grad and op == "max_unpool":
+        check.fail(node, "grad", "grad", "gradients are not compared for max_unpool")
     frameworks = _names(check, node, "frameworks", tuple(registry()))
     devices = _names(check, node, "devices", DEVICES)
     return Case(
@@ -506,11 +510,36 @@ def _params(check: _Checker, node: Node, op: str, inp: InputSpec) -> PoolParams 
             check.fail(node, "kernel_size", "params.kernel_size",
                        f"window of extent {eff} does not fit input length {L} with padding {list(pad)}: output would be empty")
             return None
-    return PoolParams(
+    params = PoolParams(
         kernel_size=kernel, stride=stride, padding=pads, padding_mode=mode, dilation=dilation,
         ceil_mode=bools["ceil_mode"], count_include_pad=cip, divisor_override=divisor,
-        return_indices=bools["return_indices"], norm_type=norm,
+        return_indices=bools["return_indices"] or op == "max_unpool", norm_type=norm,
     )
+    return _unpool(check, node, inp, params) if op == "max_unpool" else params
+
+
+def _unpool(check: _Checker, node: Node, inp: InputSpec, params: PoolParams) -> PoolParams | None:
+    """max_unpool: pool with return_indices, then scatter into output_size (default PyTorch's).
+    Indices are flat in the input plane and scattered flat into the output plane (as PyTorch
+    does), so the output plane must hold the largest index a window can pick."""
+    spatial, n = inp.shape[2:], len(inp.shape) - 2
+    pooled = [semantics.pooled_length(L, k, s, pad, 1, False)
+              for L, k, s, pad in zip(spatial, params.kernel_size, params.stride, params.padding)]
+    sizes = tuple(semantics.unpool_length(o, k, s, pad)
+                  for o, k, s, pad in zip(pooled, params.kernel_size, params.stride, params.padding))
+    if "output_size" in node:
+        given = _per_dim(check, node, "output_size", n, None, 1)
+        if given is None:
+            return None
+        sizes = given
+    last = [min(L - 1, (o - 1) * s - pad[0] + k - 1)
+            for L, o, k, s, pad in zip(spatial, pooled, params.kernel_size, params.stride, params.padding)]
+    top = sum(pos * semantics.prod(tuple(spatial[d + 1:])) for d, pos in enumerate(last))
+    if top >= semantics.prod(sizes):
+        check.fail(node, "output_size", "params.output_size",
+                   f"unpool output {list(sizes)} cannot hold flat index {top} of the {list(spatial)} input plane")
+        return None
+    return replace(params, output_size=sizes)
 
 
 def _adaptive(check: _Checker, node: Node, inp: InputSpec, return_indices: bool) -> PoolParams | None:

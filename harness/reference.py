@@ -100,6 +100,8 @@ def compute(case: Case, x: np.ndarray, upstream: np.ndarray | None = None) -> Re
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if op in ("max_pool", "adaptive_max_pool", "global_max_pool"):
             ref = _max(w)
+        elif op == "max_unpool":
+            return _unpool(case, _max(w))
         elif op == "lp_pool":
             ref = _lp(case, w)
         else:
@@ -123,6 +125,19 @@ def _max(w: Windows) -> Reference:
     if ref.tied is not None and ref.tied.any():
         ref.alt_indices["last"] = _pick(w, hit, "last")
     return ref
+
+
+def _unpool(case: Case, pooled: Reference) -> Reference:
+    """Scatter the pooled maxima to their flat indices in an output plane of output_size."""
+    assert pooled.indices is not None and case.params.output_size is not None
+    n, c = pooled.output.shape[:2]
+    size = math.prod(case.params.output_size)
+    out = np.zeros((n * c, size))
+    idx = pooled.indices.reshape(n * c, -1)
+    rows = np.repeat(np.arange(n * c), idx.shape[1])
+    keep = idx.ravel() >= 0
+    out[rows[keep], idx.ravel()[keep]] = pooled.output.reshape(n * c, -1).ravel()[keep]
+    return Reference(output=out.reshape(n, c, *case.params.output_size))
 
 
 def _onehot(hit: np.ndarray, rule: str) -> np.ndarray:
@@ -201,5 +216,8 @@ def output_shape(case: Case) -> tuple[int, ...]:
     n, c = case.input.shape[:2]
     if case.op in GLOBAL_OPS:
         return (n, c, *([1] * case.spatial_dims)) if case.params.keepdims else (n, c)
+    if case.op == "max_unpool":
+        assert case.params.output_size is not None
+        return (n, c, *case.params.output_size)
     pos, _, _ = taps_for(case)
     return (n, c, *(p.shape[0] for p in pos))

@@ -88,5 +88,10 @@ def ceil_after_pad(length: int, k: int, s: int, pad: tuple[int, int], d: int, ou
     return max(need, 0)
 
 
+def unpool_length(pooled: int, k: int, s: int, pad: tuple[int, int]) -> int:
+    """PyTorch's default max_unpool output length: (pooled - 1) * s - (before + after) + k."""
+    return (pooled - 1) * s - pad[0] - pad[1] + k
+
+
 def prod(values: tuple[int, ...]) -> int:
     return math.prod(values)

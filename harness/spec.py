@@ -13,11 +13,12 @@ OPS = (
     "global_avg_pool",
     "adaptive_max_pool",
     "adaptive_avg_pool",
+    "max_unpool",
 )
 WINDOWED_OPS = ("max_pool", "avg_pool", "lp_pool")
 GLOBAL_OPS = ("global_max_pool", "global_avg_pool")
 ADAPTIVE_OPS = ("adaptive_max_pool", "adaptive_avg_pool")
-MAX_OPS = ("max_pool", "global_max_pool", "adaptive_max_pool")
+MAX_OPS = ("max_pool", "global_max_pool", "adaptive_max_pool", "max_unpool")
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 INT_DTYPES = ("int32", "int64")
 DTYPES = FLOAT_DTYPES + INT_DTYPES

@@ -176,3 +176,29 @@ def test_avg_gradient_matches_finite_differences(tmp_path) -> None:
         d[i] = eps
         numeric[i] = ((reference.compute(case, x + d).output - reference.compute(case, x - d).output) * up).sum() / (2 * eps)
     np.testing.assert_allclose(grad, numeric, atol=1e-6)
+
+
+def test_seed_D2_max_unpool_case(tmp_path) -> None:
+    """D2 as an op: MaxUnpool2d(2, 2) of MaxPool2d(2, 2, return_indices=True)."""
+    case = case_from("max_unpool", [1, 1, 4, 4], {"kernel_size": 2, "stride": 2}, tmp_path,
+                     input={"shape": [1, 1, 4, 4], "values": [[[[2, 2, 7, 3], [9, 4, 6, 1], [8, 5, 2, 4], [3, 1, 2, 6]]]]})
+    assert case.params.output_size == (4, 4)  # PyTorch's default: (2-1)*2 - 0 + 2
+    out = reference.compute(case, make_input(case.input)).output
+    np.testing.assert_array_equal(out[0, 0], [[0, 0, 7, 0], [9, 0, 0, 0], [8, 0, 0, 0], [0, 0, 0, 6]])
+
+
+def test_max_unpool_scatters_flat_indices_into_the_output_plane(tmp_path) -> None:
+    """L=5, k=s=2: indices live in a 5-wide plane but are scattered flat into a 5x4 output (as
+    PyTorch does), so the index 5+1=6 of (1, 1) lands at (1, 2) of the 4-wide output."""
+    vals = [[[[0, 9, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]]]
+    vals[0][0][1][1] = 7  # (1, 1): flat 6 in the 5-wide input plane
+    vals[0][0][0][1] = 0
+    case = case_from("max_unpool", [1, 1, 5, 5], {"kernel_size": 2, "output_size": [5, 4]}, tmp_path,
+                     input={"shape": [1, 1, 5, 5], "values": vals})
+    out = reference.compute(case, make_input(case.input)).output[0, 0]
+    assert out.shape == (5, 4) and out[1, 2] == 7 and out.sum() == 7
+
+
+def test_max_unpool_rejects_an_output_too_small_for_the_indices(tmp_path) -> None:
+    with pytest.raises(Exception, match="cannot hold flat index 18"):
+        case_from("max_unpool", [1, 1, 5, 5], {"kernel_size": 2}, tmp_path)

@@ -17,7 +17,7 @@ import numpy as np
 
 from harness import semantics
 from harness.adapters.base import Outcome, Probe, Stopwatch
-from harness.plan import Note, Pad, Plan
+from harness.plan import Note, Pad, Plan, unsupported
 from harness.spec import INT_DTYPES, Case
 
 FN = "torch.nn.functional"
@@ -68,7 +68,21 @@ def plan(case: Case, backend: str | None = None) -> Plan:
         return _override(case, override)
     if case.op == "max_pool":
         return _plan_max(case)
+    if case.op == "max_unpool":
+        return _plan_unpool(case)
     return _plan_sum(case)
+
+
+def _plan_unpool(case: Case) -> Plan:
+    n, p = case.spatial_dims, case.params
+    if not _native_padding(case):
+        return unsupported("max_unpool round-trips PyTorch's own max_pool indices, which needs symmetric "
+                           "padding of at most half the kernel")
+    pool = dict(kernel_size=p.kernel_size, stride=p.stride, padding=tuple(b for b, _ in p.padding), return_indices=True)
+    unpool = dict(kernel_size=p.kernel_size, stride=p.stride, padding=tuple(b for b, _ in p.padding),
+                  output_size=p.output_size)
+    return Plan("native", f"{FN}.max_unpool{n}d(*{FN}.max_pool{n}d(x, {_kw(**pool)}), {_kw(**unpool)})",
+                args={"fn": f"max_pool{n}d", "kwargs": pool, "unpool": (f"max_unpool{n}d", unpool)})
 
 
 def _native_padding(case: Case) -> bool:
@@ -222,6 +236,9 @@ def _forward(torch: Any, F: Any, case: Case, args: dict[str, Any], xt: Any) -> t
         low = torch.iinfo(xt.dtype).min if case.input.dtype in INT_DTYPES else float("-inf")
         xt = F.pad(xt, _torch_pads(args["pads"]), value=low)
     result = getattr(F, fn)(xt, **args["kwargs"])
+    if "unpool" in args:
+        name, kwargs = args["unpool"]
+        return getattr(F, name)(*result, **kwargs), None
     if isinstance(result, tuple):
         return result[0], result[1]
     return result, None

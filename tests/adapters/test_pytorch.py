@@ -161,3 +161,13 @@ def test_repro_snippet_reproduces_the_result(tmp_path, op, params) -> None:
     out = scope["out"][0] if isinstance(scope["out"], tuple) else scope["out"]
     ref = reference.compute(case, make_input(case.input))
     np.testing.assert_allclose(out.numpy(), ref.output, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n,params", [(1, {"kernel_size": 2}), (2, {"kernel_size": 3, "stride": 2, "padding": 1}),
+                                      (3, {"kernel_size": 2, "output_size": [5, 5, 5]})])
+def test_max_unpool_round_trip(tmp_path, n, params) -> None:
+    shape = [2, 2, *([5] * n)]
+    case = case_from("max_unpool", shape, params, tmp_path)
+    plan, outcome, ref = run(case)
+    assert plan.mode == "native"
+    assert compare.compare(case, ref, outcome)["verdict"] == "pass"
