@@ -54,7 +54,7 @@ def diff_arrays(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float, dtyp
     with np.errstate(invalid="ignore", over="ignore"):
         absdiff = np.where(finite, np.abs(g - e), 0.0)
         reldiff = np.where(finite & (e != 0), absdiff / np.abs(np.where(e == 0, 1.0, e)), 0.0)
-    value_bad = finite & (absdiff > atol + rtol * np.abs(e))
+    value_bad = finite & (absdiff > atol + rtol * np.abs(np.where(finite, e, 0.0)))
     bad = nan_bad | inf_bad | value_bad
     stats: dict[str, Any] = {
         "total": int(g.size),

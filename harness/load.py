@@ -152,10 +152,10 @@ def _expand(path: str, node: Node, snippet: str) -> list[RawCase]:
         values = tuple(zip(matrix.keys(), combo))
         expanded = Node({k: v for k, v in node.items() if k != "matrix"})
         expanded.line, expanded.key_lines = node.line, dict(node.key_lines)
-        params = Node(node.get("params") or {})
+        params = Node(node.get("params") if node.get("params") is not None else {})
         params.line = node["params"].line if isinstance(node.get("params"), Node) else node.line
         params.key_lines = dict(getattr(node.get("params"), "key_lines", {}))
-        inp = Node(node.get("input") or {})
+        inp = Node(node.get("input") if node.get("input") is not None else {})
         inp.line = node["input"].line if isinstance(node.get("input"), Node) else node.line
         inp.key_lines = dict(getattr(node.get("input"), "key_lines", {}))
         for key, value in values:

@@ -152,7 +152,10 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
         check.fail(node, "op", "op", f"must be one of {', '.join(OPS)}, got {_show(op)}{suggest(str(op), OPS)}")
         raise _Bad
     inp_node = check.mapping(node, "input", "input", required=True)
-    params_node = check.mapping(node, "params", "params") or Node()
+    params_node = check.mapping(node, "params", "params")
+    if params_node is None:  # (an empty mapping is falsy but keeps its line)
+        params_node = Node()
+        params_node.line = node.line
     if inp_node is None:
         raise _Bad
     seed = zlib.crc32(f"{run_seed}:{cid}".encode())
