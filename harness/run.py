@@ -9,6 +9,7 @@ The reference and the comparison run here, in the parent, while the workers comp
 from __future__ import annotations
 
 import multiprocessing
+import resource
 import time
 from collections import deque
 from collections.abc import Callable
@@ -168,12 +169,31 @@ class Runner:
         self.queues: dict[str, deque[Task]] = {fw: deque() for fw in config.frameworks}
         self.events: list[str] = []  # crashes, timeouts, restarts: said in the report
         self.done = self.failing = 0
+        # Seconds spent in each harness stage (the benchmark's breakdown).
+        self.timings = {"startup": 0.0, "inputs": 0.0, "reference": 0.0, "plan": 0.0, "compare": 0.0,
+                        "serialise": 0.0}
         self.started = time.time()
         self._next_task = 0
 
     # ------------------------------------------------------------ lifecycle
 
     def start_workers(self) -> None:
+        with self._clock("startup"):
+            self._start_workers()
+
+    def _clock(self, stage: str) -> Any:
+        runner = self
+
+        class _Clock:
+            def __enter__(self) -> None:
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc: object) -> None:
+                runner.timings[stage] += time.perf_counter() - self.t
+
+        return _Clock()
+
+    def _start_workers(self) -> None:
         jobs = max(1, self.config.jobs)
         for fw, spec in self.specs.items():
             self.pools[fw] = [Worker(spec, self.config.isolation) for _ in range(jobs if self.config.isolation else 1)]
@@ -204,6 +224,8 @@ class Runner:
             "events": self.events,
             "shard": list(self.config.shard) if self.config.shard else None,
             "case_count": len(self.cases),
+            "timings": dict(self.timings),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
 
     # ------------------------------------------------------------ scheduling
@@ -228,9 +250,11 @@ class Runner:
     def _open(self, order: int) -> int:
         """Generate the input, compute the reference, plan every framework; queue the work."""
         case = self.cases[order]
-        x = make_input(case.input)
-        upstream = make_upstream(case, reference.output_shape(case)) if case.grad else None
-        ref = reference.compute(case, x, upstream)
+        with self._clock("inputs"):
+            x = make_input(case.input)
+            upstream = make_upstream(case, reference.output_shape(case)) if case.grad else None
+        with self._clock("reference"):
+            ref = reference.compute(case, x, upstream)
         state = CaseState(self.orders[order], case, x, ref, upstream)
         self.writer.array(f"{case.id}/input", x)
         self.writer.array(f"{case.id}/reference/output", ref.output)
@@ -242,7 +266,8 @@ class Runner:
             for device in self.config.devices:
                 if case.devices is not None and device not in case.devices:
                     continue
-                self._plan_one(state, fw, device)
+                with self._clock("plan"):
+                    self._plan_one(state, fw, device)
         if state.pending == 0:
             self._finish(state)
             return 0
@@ -367,7 +392,8 @@ class Runner:
         if error is not None:
             self._emit(state, record, "error", error, error=error)
         else:
-            cmp = compare.compare(state.case, state.ref, outcome)
+            with self._clock("compare"):
+                cmp = compare.compare(state.case, state.ref, outcome)
             record["seconds"] = outcome.seconds
             label = f"{task.framework}-{task.device}"
             if cmp["shape"] == cmp["ref_shape"]:
@@ -394,9 +420,20 @@ class Runner:
         state.verdicts.append(final)
         if final not in ACCEPTABLE:
             self.failing += 1
-        self.writer.write("result", record)
+        with self._clock("serialise"):
+            self.writer.write("result", record)
 
     def _finish(self, state: CaseState) -> None:
+        case = state.case
+        with self._clock("compare"):
+            agreement = compare.agreement(case, state.outputs)
+        with self._clock("serialise"):
+            self._write_case(state, agreement)
+        self.done += 1
+        if self.on_progress:
+            self.on_progress(Progress(self.done, len(self.cases), self.failing, time.time() - self.started))
+
+    def _write_case(self, state: CaseState, agreement: list[dict[str, Any]]) -> None:
         case = state.case
         self.writer.write("case", {
             "id": case.id, "order": state.order, "op": case.op, "description": case.description,
@@ -404,11 +441,8 @@ class Runner:
             "input": {"shape": list(case.input.shape), "dtype": case.input.dtype, "layout": case.input.layout},
             "params": params_dict(case), "grad": case.grad, "yaml": case.yaml_text,
             "ref_shape": list(state.ref.output.shape), "input_code": input_code(case, state.x),
-            "agreement": compare.agreement(case, state.outputs),
+            "agreement": agreement,
         })
-        self.done += 1
-        if self.on_progress:
-            self.on_progress(Progress(self.done, len(self.cases), self.failing, time.time() - self.started))
 
 
 def params_dict(case: Case) -> dict[str, Any]:
