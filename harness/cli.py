@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cpu,gpu (default: cpu); a device a framework cannot see is reported as skipped")
     run.add_argument("--out", type=Path, default=Path("reports/latest"), help="output directory")
     run.add_argument("--seed", type=int, default=0, help="seed for cases without their own (default 0)")
-    run.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes per framework (default: cores)")
+    run.add_argument("--jobs", type=int, default=None,
+                     help="worker processes per framework (default: cores / frameworks, at least 1, "
+                          "so the workers together use every core)")
     run.add_argument("--case-timeout", type=float, default=120.0, help="seconds before a worker is killed (default 120)")
     run.add_argument("--no-isolation", action="store_true", help="run adapters in-process (debugging)")
     run.add_argument("--save-arrays", action="store_true", help="also write DIR/arrays.npz")
@@ -114,6 +116,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.results import ResultWriter
     from harness.run import Runner, select_shard
 
+    if args.jobs is None:
+        args.jobs = max(1, default_jobs() // len(args.frameworks))
     if args.jobs < 1:
         raise HarnessError(f"--jobs must be >= 1, got {args.jobs}")
     cases, orders = select_shard(_select(load_cases(args.paths, args.seed), args.select), args.shard)

@@ -38,14 +38,20 @@ class Worker:
 
     def __init__(self, spec: adapters.AdapterSpec, isolated: bool) -> None:
         self.spec, self.isolated = spec, isolated
-        self.task: Task | None = None
+        # Tasks sent and not yet answered, oldest first: the head is the one running. A second
+        # task waits in the pipe so the worker never idles while the parent compares results.
+        self.tasks: deque[Task] = deque()
         self.deadline = 0.0
         self.restarts = 0
         self._ctx = multiprocessing.get_context("spawn")
         self.start()
 
+    @property
+    def depth(self) -> int:
+        return 2 if self.isolated else 1
+
     def start(self) -> None:
-        self.task = None
+        self.tasks = deque()
         if not self.isolated:
             self.proc, self.conn = None, None
             return
@@ -238,7 +244,7 @@ class Runner:
             while pending and open_cases < window:
                 open_cases += self._open(pending.popleft())
             self._dispatch()
-            busy = [w for pool in self.pools.values() for w in pool if w.task is not None]
+            busy = [w for pool in self.pools.values() for w in pool if w.tasks]
             if not busy:
                 if not pending:
                     return
@@ -313,11 +319,8 @@ class Runner:
         for fw, pool in self.pools.items():
             queue = self.queues[fw]
             for w in pool:
-                if not queue:
-                    break
-                if w.task is None:
-                    task = queue.popleft()
-                    self._send(w, task)
+                while queue and len(w.tasks) < w.depth:
+                    self._send(w, queue.popleft())
             if queue and not pool:  # every worker of this framework failed to (re)start
                 while queue:
                     task = queue.popleft()
@@ -325,8 +328,9 @@ class Runner:
 
     def _send(self, w: Worker, task: Task) -> None:
         msg = (task.id, task.state.case, task.plan, task.state.x, task.device, task.state.upstream)
-        w.task = task
-        w.deadline = time.monotonic() + self.config.case_timeout
+        w.tasks.append(task)
+        if len(w.tasks) == 1:
+            w.deadline = time.monotonic() + self.config.case_timeout
         if not w.isolated:
             return
         assert w.conn is not None
@@ -339,8 +343,7 @@ class Runner:
         finished: list[CaseState] = []
         inproc = [w for w in busy if not w.isolated]
         for w in inproc:
-            task = w.task
-            assert task is not None
+            task = w.tasks[0]
             try:
                 outcome = self.modules[task.framework].execute(
                     task.state.case, task.plan, task.state.x, task.device, task.state.upstream)
@@ -367,7 +370,9 @@ class Runner:
         return finished
 
     def _crashed(self, w: Worker, cause: str) -> list[CaseState]:
-        task = w.task
+        task = w.tasks.popleft() if w.tasks else None
+        # Tasks queued behind the one that was running go back to the framework's queue.
+        self.queues[w.spec.name].extendleft(reversed(w.tasks))
         w.kill()
         w.restarts += 1
         label = f"{task.framework}/{task.device}: case {task.state.case.id}" if task else w.spec.name
@@ -382,9 +387,9 @@ class Runner:
         return self._result(task, None, cause)
 
     def _complete(self, w: Worker, outcome: Any, error: str | None) -> list[CaseState]:
-        task = w.task
-        assert task is not None
-        w.task = None
+        task = w.tasks.popleft()
+        if w.tasks:
+            w.deadline = time.monotonic() + self.config.case_timeout
         return self._result(task, outcome, error)
 
     def _result(self, task: Task, outcome: Any, error: str | None) -> list[CaseState]:

@@ -38,7 +38,8 @@ def probe() -> Probe:
     devices = {"cpu": "cpu"}
     if torch.cuda.is_available():
         devices["gpu"] = torch.cuda.get_device_name(0)
-    return Probe(versions={"torch": torch.__version__}, devices=devices)
+    # str(): torch.__version__ is a TorchVersion, and unpickling one in the parent imports torch.
+    return Probe(versions={"torch": str(torch.__version__)}, devices=devices)
 
 
 # ---------------------------------------------------------------- planning (no torch import)

@@ -1,0 +1,142 @@
+"""Benchmark the harness against a direct-call baseline on a fixed generated suite.
+
+    python benchmarks/bench.py [--cases 1000] [--big 10000] [--frameworks torch,keras,jax]
+
+Prints: wall times and cases x frameworks per second, the breakdown (framework calls measured in
+the workers, start-up, inputs, reference, comparison, serialisation, rendering), the ratio
+harness / baseline, the speed-up from --jobs 1 to 2 (results checked identical), JAX compiles
+per distinct signature, report rendering for 10,000 results, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import suite  # noqa: E402
+
+
+def run_harness(yaml_path: Path, out: Path, frameworks: str, jobs: int) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", str(yaml_path), "--frameworks", frameworks,
+                           "--jobs", str(jobs), "--out", str(out), "-q"], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"harness run failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return wall, json.loads((out / "results.json").read_text())
+
+
+def run_baseline(json_path: Path, frameworks: list[str]) -> tuple[float, list[dict]]:
+    """The frameworks' direct loops, concurrently (as the harness runs one worker each)."""
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, str(HERE / "baseline.py"), str(json_path), fw],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for fw in frameworks]
+    rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    return time.perf_counter() - t0, rows
+
+
+def jax_compiles(n: int) -> tuple[int, int]:
+    """(compiles, distinct signatures) running the suite's cases through the JAX adapter."""
+    from harness.adapters import jaxlax
+    from harness.cases import load_cases
+    from harness.inputs import make_input
+
+    with tempfile.TemporaryDirectory() as tmp:
+        yaml_path, _ = suite.write(n, Path(tmp))
+        cases = load_cases([str(yaml_path)])
+    for case in cases:
+        jaxlax.execute(case, jaxlax.plan(case), make_input(case.input), "cpu")
+    return jaxlax.compile_count(), len(suite.signatures())
+
+
+def render_10k(doc: dict, out: Path) -> tuple[float, float, int]:
+    from harness.report import render_all
+
+    cases, results = [], []
+    i = 0
+    while len(results) < 10_000:
+        for case in doc["cases"]:
+            cid = f"{case['id']}-r{i}"
+            cases.append({**case, "id": cid, "order": len(cases)})
+            results.extend({**r, "case_id": cid} for r in doc["results"] if r["case_id"] == case["id"])
+            if len(results) >= 10_000:
+                break
+        i += 1
+    big = {**doc, "cases": cases, "results": results[:10_000]}
+    t0 = time.perf_counter()
+    render_all(big, out)
+    size = sum(f.stat().st_size for f in out.rglob("*.html"))
+    return time.perf_counter() - t0, size / 1e6, len(big["results"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=1000)
+    ap.add_argument("--big", type=int, default=10_000, help="cases for the peak-RSS run (0 to skip)")
+    ap.add_argument("--frameworks", default="torch,keras,jax")
+    args = ap.parse_args()
+    fws = args.frameworks.split(",")
+    tmp = Path(tempfile.mkdtemp(prefix="pool-parity-bench-"))
+    yaml_path, json_path = suite.write(args.cases, tmp / "suite")
+    work = args.cases * len(fws)
+
+    base_wall, base_rows = run_baseline(json_path, fws)
+    h1_wall, h1 = run_harness(yaml_path, tmp / "h1", args.frameworks, 1)
+    h2_wall, h2 = run_harness(yaml_path, tmp / "h2", args.frameworks, 2)
+    strip = lambda d: [{k: v for k, v in r.items() if k != "seconds"} for r in d["results"]]  # noqa: E731
+    identical = strip(h1) == strip(h2)
+
+    meta = h1["meta"]
+    t = meta["timings"]
+    fw_time = {fw: sum(r["seconds"] or 0 for r in h1["results"] if r["framework"] == fw) for fw in fws}
+    t0 = time.perf_counter()
+    from harness.report import render_all
+
+    render_all(h1, tmp / "render")
+    render_s = time.perf_counter() - t0
+    parent = sum(v for k, v in t.items() if k != "startup")
+
+    print(f"suite: {args.cases} cases x {len(fws)} frameworks = {work} results, "
+          f"{len(suite.signatures())} distinct signatures (CPU, {meta['environment']['cpu_count']} cores)")
+    print(f"{'':32}{'seconds':>10}")
+    print(f"{'baseline wall (direct calls)':32}{base_wall:>10.2f}")
+    for row in base_rows:
+        print(f"{'  ' + row['framework'] + ' import / loop':32}{row['import_s']:>10.2f} / {row['loop_s']:.2f}")
+    print(f"{'harness wall, --jobs 1':32}{h1_wall:>10.2f}   ({work / h1_wall:.0f} results/s)")
+    print(f"{'harness wall, --jobs 2':32}{h2_wall:>10.2f}   (speed-up {h1_wall / h2_wall:.2f}x, "
+          f"results identical: {identical})")
+    print(f"{'ratio harness / baseline':32}{h1_wall / base_wall:>10.2f}x  (target <= 1.3)")
+    print("breakdown of the --jobs 1 run:")
+    for fw, s in fw_time.items():
+        print(f"{'  framework calls: ' + fw:32}{s:>10.2f}   (in its worker, concurrent with the others)")
+    for k, v in t.items():
+        print(f"{'  ' + k:32}{v:>10.2f}")
+    print(f"{'  report rendering':32}{render_s:>10.2f}")
+    print(f"{'  parent overhead per case':32}{parent / args.cases * 1000:>10.3f} ms   (target < 1 ms)")
+    print(f"{'  reference share of wall':32}{t['reference'] / h1_wall * 100:>9.1f} %   (target < 20 %)")
+    print(f"{'peak RSS (parent), ' + str(args.cases) + ' cases':32}{meta['peak_rss_mb']:>10.1f} MB")
+
+    if "jax" in fws:
+        compiles, sigs = jax_compiles(args.cases)
+        print(f"{'jax compiles / signatures':32}{compiles:>10} / {sigs}")
+    r_s, r_mb, r_n = render_10k(h1, tmp / "render-10k")
+    print(f"{'render ' + str(r_n) + ' results':32}{r_s:>10.2f}   ({r_mb:.1f} MB of HTML; targets < 10 s, < 20 MB)")
+    if args.big:
+        big_yaml, _ = suite.write(args.big, tmp / "big")
+        big_wall, big = run_harness(big_yaml, tmp / "hbig", args.frameworks, 1)
+        print(f"{'peak RSS (parent), ' + str(args.big) + ' cases':32}{big['meta']['peak_rss_mb']:>10.1f} MB   "
+              f"(wall {big_wall:.1f} s)")
+    print(f"(work files in {tmp})")
+
+
+if __name__ == "__main__":
+    main()
