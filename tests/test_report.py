@@ -55,3 +55,18 @@ def test_heatmap_is_inline_svg_scaled_to_the_worst_cell() -> None:
     html = render_html(doc)
     svg = html[html.index("<svg"): html.index("</svg>")]
     assert svg.count("<rect") == 1 and 'fill="rgb(255,0,0)"' in svg and "<title>0.25</title>" in svg
+
+
+def test_large_runs_page_their_details(monkeypatch) -> None:
+    from harness.report import html
+
+    monkeypatch.setattr(html, "PAGE_SIZE", 2)
+    doc = fixture()
+    base_case, base_result = doc["cases"][0], doc["results"][0]
+    doc["cases"] = [{**base_case, "id": f"c{i}", "order": i} for i in range(5)]
+    doc["results"] = [{**base_result, "case_id": f"c{i}"} for i in range(5)]
+    pages = html.render_pages(doc)
+    assert sorted(pages) == ["details/page-001.html", "details/page-002.html", "details/page-003.html", "index.html"]
+    assert 'href="details/page-002.html#case-3"' in pages["index.html"]
+    assert '<section id="case-3">' in pages["details/page-002.html"]
+    assert "<section" not in pages["index.html"]

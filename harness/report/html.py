@@ -47,11 +47,40 @@ _ENV.filters["fmt"] = _fmt
 _ENV.filters["heatmap"] = svg_heatmap
 
 
-def render_html(doc: dict[str, Any]) -> str:
-    meta = doc["meta"]
+PAGE_SIZE = 300  # cases per details page once a run has more than this
+
+
+def render_pages(doc: dict[str, Any]) -> dict[str, str]:
+    """{relative path: html}: index.html, plus details/page-NNN.html for large runs."""
+    by_case = _by_case(doc)
+    cases = doc["cases"]
+    pages: dict[str, str] = {}
+    chunks = [cases[i : i + PAGE_SIZE] for i in range(0, len(cases), PAGE_SIZE)] if len(cases) > PAGE_SIZE else []
+    where: dict[str, str] = {}
+    meta_pages = []
+    for k, chunk in enumerate(chunks, start=1):
+        href = f"details/page-{k:03d}.html"
+        first, last = chunk[0]["order"] + 1, chunk[-1]["order"] + 1
+        meta_pages.append({"href": href, "first": first, "last": last})
+        for c in chunk:
+            where[c["id"]] = href
+        pages[href] = _ENV.get_template("page.html.j2").render(cases=chunk, by_case=by_case, first=first, last=last)
+    pages["index.html"] = render_html(doc, meta_pages, where)
+    return pages
+
+
+def _by_case(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     by_case: dict[str, list[dict[str, Any]]] = {}
     for r in doc["results"]:
         by_case.setdefault(r["case_id"], []).append(r)
+    return by_case
+
+
+def render_html(doc: dict[str, Any], pages: list[dict[str, Any]] | None = None,
+                where: dict[str, str] | None = None) -> str:
+    meta = doc["meta"]
+    by_case = _by_case(doc)
+    where = where or {}
     columns = sorted({f"{r['framework']}-{r['device']}" for r in doc["results"]})
     per_column: dict[str, dict[str, int]] = {}
     for r in doc["results"]:
@@ -67,5 +96,7 @@ def render_html(doc: dict[str, Any]) -> str:
         verdicts=sorted({r["verdict"] for r in doc["results"]}),
         acceptable=ACCEPTABLE,
         started=datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(timespec="seconds") if started else "-",
+        pages=pages or [],
+        link=lambda c: f"{where.get(c['id'], '')}#case-{c['order']}",
         worst=lambda rs: max((r.get("comparison", {}).get("output", {}).get("max_abs") or 0.0 for r in rs), default=0.0),
     )
