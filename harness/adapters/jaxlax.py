@@ -27,7 +27,7 @@ from harness.spec import ADAPTIVE_OPS, GLOBAL_OPS, INT_DTYPES, WINDOWED_OPS, Cas
 
 _jax: Any = None
 _compiles = 0
-_OPS = WINDOWED_OPS + GLOBAL_OPS + ADAPTIVE_OPS
+_OPS = WINDOWED_OPS + GLOBAL_OPS + ADAPTIVE_OPS + ("max_unpool",)
 _NO_INDEX = np.iinfo(np.int32).max  # index of a padding tap: loses every tie, mapped to -1 at the end
 
 
@@ -101,6 +101,12 @@ def plan(case: Case, backend: str | None = None) -> Plan:
     if case.op in ADAPTIVE_OPS:
         return _plan_adaptive(case, low)
     pads = _pads(case)
+    if case.op == "max_unpool":
+        scatter = Note(f"scatter: zeros of {list(p.output_size or ())} per plane, .at[flat index].set(max), "
+                       "as max_unpool does")
+        return Plan("emulated", _call(low, "max", p.kernel_size, p.stride, pads, p.dilation) + " -> scatter",
+                    (_ARGMAX, scatter), reason="JAX has no argmax pooling or unpooling",
+                    args={"kind": "window", "pads": pads})
     steps: list[Any] = []
     if pads != p.padding:
         why = {"max_pool": f"padded with {low}, it never wins", "lp_pool": "zeros add nothing",
@@ -180,6 +186,7 @@ class _Sig(NamedTuple):
     indices: bool
     grad: bool
     device: str
+    unpool: tuple[int, ...] | None = None
 
 
 def _signature(case: Case, args: dict[str, Any], x: np.ndarray, device: str, grad: bool) -> _Sig:
@@ -191,7 +198,7 @@ def _signature(case: Case, args: dict[str, Any], x: np.ndarray, device: str, gra
         pads, dil = tuple((0, 0) for _ in kernel), tuple(1 for _ in kernel)
     return _Sig(case.op, kind, tuple(x.shape), x.dtype.name, kernel, stride, pads, p.padding, dil,
                 p.count_include_pad, p.divisor_override, p.norm_type, p.keepdims, args.get("bins", ()),
-                p.return_indices, grad, device)
+                p.return_indices, grad, device, p.output_size if case.op == "max_unpool" else None)
 
 
 def _rw(x: Any, init: Any, op: Any, window: tuple[int, ...], strides: tuple[int, ...],
@@ -279,6 +286,19 @@ def _forward(sig: _Sig, x: Any) -> Any:
     return jnp.true_divide(_reduce(sig, x, "add"), _divisor(sig, x.dtype))
 
 
+def _unpool(sig: _Sig, x: Any) -> Any:
+    """Max-pool with indices, then scatter each maximum to its flat index in the output plane."""
+    jnp = _jax.numpy
+    plane = int(np.prod(sig.shape[2:]))
+    iota = jnp.arange(plane, dtype=jnp.int32).reshape(sig.shape[2:])
+    values, idx = _reduce(sig, (x, jnp.broadcast_to(iota, sig.shape)), "argmax")
+    rows = sig.shape[0] * sig.shape[1]
+    size = int(np.prod(sig.unpool))
+    flat = idx.reshape(rows, -1)
+    out = jnp.zeros((rows, size), x.dtype).at[jnp.arange(rows)[:, None], flat].set(values.reshape(rows, -1), mode="drop")
+    return out.reshape(*sig.shape[:2], *sig.unpool)
+
+
 @functools.lru_cache(maxsize=1024)
 def _build(sig: _Sig) -> Any:
     jax, jnp = _jax, _jax.numpy
@@ -286,6 +306,8 @@ def _build(sig: _Sig) -> Any:
     def run(x: Any, up: Any) -> tuple[Any, Any, Any]:
         global _compiles
         _compiles += 1  # Python runs only while jit traces a new signature
+        if sig.unpool is not None:
+            return _unpool(sig, x), None, None
         fwd = functools.partial(_forward, sig)
         plane = int(np.prod(sig.shape[2:]))
         scatter = sig.grad and sig.op == "max_pool" and any(d > 1 for d in sig.dilation)

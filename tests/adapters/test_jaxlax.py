@@ -267,3 +267,14 @@ def test_ops_without_an_emulation_are_unsupported(tmp_path) -> None:
                                                "adaptive_avg_pool"}:
         plan = jax_adapter.plan(__import__("dataclasses").replace(case, op=op))
         assert plan.mode == "unsupported" and op in plan.reason
+
+
+@pytest.mark.parametrize("shape,params", [([2, 2, 8], {"kernel_size": 2}), ([1, 2, 6, 6], {"kernel_size": 3, "stride": 2, "padding": 1, "output_size": [6, 6]}),
+                                          ([1, 1, 4, 4, 4], {"kernel_size": 2})])
+def test_max_unpool_round_trip_matches_reference(tmp_path, shape, params) -> None:
+    case = case_from("max_unpool", shape, params, tmp_path)
+    x = make_input(case.input)
+    plan = jax_adapter.plan(case)
+    assert plan.mode == "emulated"
+    outcome = jax_adapter.execute(case, plan, x, "cpu")
+    assert compare.compare(case, reference.compute(case, x), outcome)["verdict"] == "pass"
