@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", nargs="+", type=Path)
     report.add_argument("--out", type=Path, required=True)
     report.add_argument("--allow-version-mismatch", action="store_true")
+
+    findings = sub.add_parser("findings", help="list each distinct divergence found in a run, as markdown")
+    findings.add_argument("results", type=Path, nargs="?", default=Path("reports/latest"),
+                          help="results.json or its directory (default: reports/latest)")
+    findings.add_argument("--out", type=Path, help="write here (e.g. docs/findings.md) instead of stdout")
     return parser
 
 
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"run": cmd_run, "list": cmd_list, "validate": cmd_validate,
-                "explain": cmd_explain, "report": cmd_report}[args.command](args)
+                "explain": cmd_explain, "report": cmd_report, "findings": cmd_findings}[args.command](args)
     except CaseErrors as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)
@@ -223,6 +228,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     render_all(doc, args.out)
     print_summary(doc, args.out)
     return EXIT_OK if all(r["verdict"] in ACCEPTABLE for r in doc["results"]) else EXIT_DISAGREE
+
+
+def cmd_findings(args: argparse.Namespace) -> int:
+    from harness.findings import render_markdown
+    from harness.results import read_results
+
+    text = render_markdown(read_results(args.results))
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return EXIT_OK
 
 
 if __name__ == "__main__":
