@@ -35,7 +35,7 @@ def test_groups_share_trigger_and_pick_smallest_case() -> None:
 
 def test_markdown_names_undeclared_divergences(tmp_path) -> None:
     doc = doc_with_divergences()
-    doc["results"][0]["expectation"] = None
+    doc["results"][0].update(expectation=None, verdict="numeric_mismatch")
     text = render_markdown(doc)
     assert "not declared in `expect:`" in text and "UNEXPLAINED" in text
 
