@@ -19,7 +19,7 @@ OPS = ["max_pool", "avg_pool"]
 
 def signatures() -> list[dict]:
     out = []
-    for op, (n, shapes), k, s in itertools.product(OPS, SHAPES.items(), KERNELS, STRIDES):
+    for op, shapes, k, s in itertools.product(OPS, SHAPES.values(), KERNELS, STRIDES):
         for shape in shapes:
             out.append({"op": op, "shape": list(shape), "kernel_size": k, "stride": s})
     return out

@@ -14,8 +14,8 @@ def semantics_lines(case: Case) -> list[str]:
     elif case.op in ADAPTIVE_OPS:
         assert p.output_size is not None
         for d, (L, out) in enumerate(zip(case.spatial_shape, p.output_size)):
-            b = semantics.adaptive_bins(L, out)
-            bins = ", ".join(f"[{s},{e})" for s, e in zip(b[:out], b[out:]))
+            edges = semantics.adaptive_bins(L, out)
+            bins = ", ".join(f"[{lo},{hi})" for lo, hi in zip(edges[:out], edges[out:]))
             lines.append(f"dim {d}: L={L} -> {out} bins [floor(i*L/out), ceil((i+1)*L/out)): {bins}")
     else:
         mode = "ceil" if p.ceil_mode else "floor"

@@ -426,7 +426,8 @@ def _inject(check: _Checker, node: Node, shape: tuple[int, ...], dtype: str, lay
         elif not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 < fraction <= 1:
             check.fail(item, "fraction", f"{field}.fraction", f"must be a number in (0, 1], got {_show(fraction)}")
             continue
-        out.append(Injection(value, tuple(positions), None if at is not None else float(fraction)))
+        share = None if at is not None else float(fraction)  # type: ignore[arg-type]  # checked above
+        out.append(Injection(value, tuple(positions), share))
     return tuple(out)
 
 

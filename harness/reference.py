@@ -52,12 +52,14 @@ def taps_for(case: Case) -> tuple[list[np.ndarray], list[np.ndarray], list[np.nd
         if case.op in ADAPTIVE_OPS or case.op in GLOBAL_OPS:
             out = p.output_size[d] if case.op in ADAPTIVE_OPS and p.output_size else 1
             t, m = semantics.adaptive_taps(length, out)
-            pos.append(t), valid.append(m), extent.append(m)
+            e = m
         else:
             k, s, pad, dil = p.kernel_size[d], p.stride[d], p.padding[d], p.dilation[d]
             out = semantics.pooled_length(length, k, s, pad, dil, p.ceil_mode)
             t, m, e = semantics.window_taps(length, k, s, pad, dil, out)
-            pos.append(t), valid.append(m), extent.append(e)
+        pos.append(t)
+        valid.append(m)
+        extent.append(e)
     return pos, valid, extent
 
 
@@ -73,7 +75,7 @@ def gather(case: Case, x: np.ndarray) -> Windows:
     n, spatial = len(pos), x.shape[2:]
     clipped = [np.clip(p, 0, L - 1) for p, L in zip(pos, spatial)]
     index = tuple(_grid(clipped, n, d) for d in range(n))
-    values = x[(slice(None), slice(None), *index)]
+    values = x[(slice(None), slice(None), *index)]  # type: ignore[arg-type]
     out_shape = tuple(p.shape[0] for p in pos)
     full = out_shape + tuple(p.shape[1] for p in pos)
 

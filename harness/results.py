@@ -56,7 +56,8 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def assemble(jsonl: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    cases, results = [], []
+    cases: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
     for rec in iter_jsonl(jsonl):
         kind = rec.pop("kind")
         (cases if kind == "case" else results).append(rec)

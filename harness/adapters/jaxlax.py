@@ -289,6 +289,7 @@ def _forward(sig: _Sig, x: Any) -> Any:
 def _unpool(sig: _Sig, x: Any) -> Any:
     """Max-pool with indices, then scatter each maximum to its flat index in the output plane."""
     jnp = _jax.numpy
+    assert sig.unpool is not None
     plane = int(np.prod(sig.shape[2:]))
     iota = jnp.arange(plane, dtype=jnp.int32).reshape(sig.shape[2:])
     values, idx = _reduce(sig, (x, jnp.broadcast_to(iota, sig.shape)), "argmax")
@@ -316,7 +317,7 @@ def _build(sig: _Sig) -> Any:
             iota = jnp.arange(plane, dtype=jnp.int32).reshape(sig.shape[2:])
             _, idx = _reduce(sig, (x, jnp.broadcast_to(iota, sig.shape)), "argmax")
         grad = None
-        if scatter:  # JAX raises NotImplementedError for this VJP; route upstream by the arg-max
+        if scatter and idx is not None:  # JAX has no VJP for this; route upstream by the arg-max
             out = fwd(x)
             rows = jnp.arange(idx.shape[0] * idx.shape[1])[:, None]
             flat = idx.reshape(rows.shape[0], -1)  # padding-only windows (_NO_INDEX) are dropped

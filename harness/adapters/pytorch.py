@@ -17,7 +17,7 @@ import numpy as np
 
 from harness import semantics
 from harness.adapters.base import Outcome, Probe, Stopwatch
-from harness.plan import Note, Pad, Plan, unsupported
+from harness.plan import Note, Pad, Plan, Step, unsupported
 from harness.spec import INT_DTYPES, Case
 
 FN = "torch.nn.functional"
@@ -145,7 +145,7 @@ def _plan_sum(case: Case) -> Plan:
         why = "avg_pool has no dilation, asymmetric padding, padding above half the kernel, or 1-D divisor_override"
     pads = _emulated_pads(case)
     power = f"x.pow({p.norm_type:g})" if case.op == "lp_pool" else "x"
-    steps = [
+    steps: list[Step] = [
         Pad(pads, 0.0, "zeros contribute nothing to window sums"),
         Note(f"window sums: {FN}.conv{n}d({power} as (N*C, 1, ...), ones{list(p.kernel_size)}, "
              f"stride={list(p.stride)}, dilation={list(p.dilation)})"),
@@ -260,7 +260,7 @@ def _conv_pool(torch: Any, F: Any, case: Case, pads: tuple[tuple[int, int], ...]
     ones = torch.ones((1, 1, *p.kernel_size), dtype=flat.dtype, device=flat.device)
     sums = conv(F.pad(flat, _torch_pads(pads)), ones, stride=p.stride, dilation=p.dilation)
     if case.op == "lp_pool":
-        out = sums.pow(1.0 / p.norm_type)
+        out = sums.pow(1.0 / float(p.norm_type or 2.0))
     elif p.divisor_override is not None:
         out = sums / p.divisor_override
     else:
