@@ -259,16 +259,6 @@ def test_dilated_max_gradient_is_routed_by_the_arg_max(tmp_path) -> None:
     assert plan.mode == "emulated" and "VJP" in plan.reason
 
 
-def test_ops_without_an_emulation_are_unsupported(tmp_path) -> None:
-    from harness.spec import OPS, WINDOWED_OPS
-
-    case = case_from("max_pool", [1, 1, 4, 4], {"kernel_size": 2}, tmp_path)
-    for op in set(OPS) - set(WINDOWED_OPS) - {"global_max_pool", "global_avg_pool", "adaptive_max_pool",
-                                               "adaptive_avg_pool"}:
-        plan = jax_adapter.plan(__import__("dataclasses").replace(case, op=op))
-        assert plan.mode == "unsupported" and op in plan.reason
-
-
 @pytest.mark.parametrize("shape,params", [([2, 2, 8], {"kernel_size": 2}), ([1, 2, 6, 6], {"kernel_size": 3, "stride": 2, "padding": 1, "output_size": [6, 6]}),
                                           ([1, 1, 4, 4, 4], {"kernel_size": 2})])
 def test_max_unpool_round_trip_matches_reference(tmp_path, shape, params) -> None:
