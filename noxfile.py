@@ -32,6 +32,13 @@ def parity(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Harness vs direct-call baseline on a generated suite (prints figures; asserts nothing)."""
+    _install(session, "frameworks")
+    session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     _install(session, "lint")
     session.run("ruff", "check", "harness", "tests", "benchmarks", "noxfile.py")

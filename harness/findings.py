@@ -53,7 +53,9 @@ def collect(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, A
     for (fw, verdict, why), rs in sorted(groups.items()):
         members = [cases[r["case_id"]] for r in rs if r["case_id"] in cases]
         smallest = min(members, key=lambda c: (_size(c), c["id"]))
-        outs = [(r.get("comparison") or {}).get("output") or {} for r in rs]
+        # The part that diverged: the output, else the indices or gradient (a tie_break).
+        outs = [next((c[p] for p in ("output", "indices", "grad") if (c.get(p) or {}).get("mismatches")), {})
+                for c in ((r.get("comparison") or {}) for r in rs)]
         worst = max((o.get("max_abs") or 0.0 for o in outs), default=0.0)
         nonfinite = sum(o.get("nan_mismatches", 0) + o.get("inf_mismatches", 0) for o in outs)
         out.append({"framework": fw, "verdict": verdict, "explanation": why, "count": len(rs),
@@ -93,8 +95,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
             f"- **Explanation:** {f['explanation']}",
             f"- **Shared by all {f['count']} results:** {trigger or '-'} (devices: {', '.join(f['devices'])})",
             f"- **Smallest case:** `{f['smallest']}` (`pool-parity explain {f['smallest']}`)",
-            f"- **Magnitude:** largest |diff| {f['max_abs']:.3g}" + (
-                f"; {f['nonfinite']} NaN/inf misplaced" if f["nonfinite"] else ""),
+            "- **Magnitude:** " + "; ".join(
+                [f"largest |diff| {f['max_abs']:.3g}"] * bool(f["max_abs"])
+                + [f"{f['nonfinite']} NaN/inf misplaced"] * bool(f["nonfinite"]) or ["no output to compare"]),
         ]
         lines += [f"- **Link:** {link}" for link in f["links"]]
         lines.append("")
