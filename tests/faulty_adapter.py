@@ -17,7 +17,7 @@ from harness.spec import Case
 
 
 def probe() -> Probe:
-    return Probe(versions={"faulty": "1.0", "pid": str(os.getpid())}, devices={"cpu": "cpu"})
+    return Probe(versions={"faulty": "1.0"}, devices={"cpu": "cpu"})
 
 
 def plan(case: Case, backend: str | None = None) -> Plan:

@@ -121,3 +121,46 @@ def test_save_arrays_writes_the_documented_keys(tmp_path: Path) -> None:
         keys = set(npz.files)
         assert {"c0-ok/input", "c0-ok/reference/output", "c0-ok/faulty-cpu/output"} <= keys
         np.testing.assert_array_equal(npz["c0-ok/faulty-cpu/output"], npz["c0-ok/reference/output"])
+
+
+def test_report_merges_shards_and_refuses_mismatched_versions(tmp_path: Path) -> None:
+    cases = suite(tmp_path, ["ok", "wrong", "ok", "ok"])
+    for k in (1, 2):
+        main(["run", str(cases), "--frameworks", "faulty", "--out", str(tmp_path / f"s{k}"), "-q", "--jobs", "1",
+              "--shard", f"{k}/2"])
+    _, whole = run(tmp_path, cases)
+    merged = tmp_path / "merged"
+    code = main(["report", str(tmp_path / "s1" / "results.json"), str(tmp_path / "s2"), "--out", str(merged)])
+    doc = json.loads((merged / "results.json").read_text())
+    assert code == 1  # the merged run still has its one disagreement
+    assert [c["id"] for c in doc["cases"]] == [c["id"] for c in whole["cases"]]
+    assert verdicts(doc) == verdicts(whole) and doc["meta"]["merged_from"] == 2
+    assert (merged / "index.html").exists() and (merged / "junit.xml").exists()
+
+    s2 = json.loads((tmp_path / "s2" / "results.json").read_text())
+    s2["meta"]["frameworks"]["faulty"]["versions"]["faulty"] = "2.0"
+    (tmp_path / "s2" / "results.json").write_text(json.dumps(s2))
+    assert main(["report", str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(merged)]) == 2
+    assert main(["report", str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(merged),
+                 "--allow-version-mismatch"]) == 1
+
+
+def test_interrupted_results_stay_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import run as run_mod
+
+    calls = {"n": 0}
+    real = run_mod.Runner._finish
+
+    def finish_then_interrupt(self, state):  # noqa: ANN001, ANN202
+        real(self, state)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_mod.Runner, "_finish", finish_then_interrupt)
+    out = tmp_path / "out"
+    code = main(["run", str(suite(tmp_path, ["ok"] * 5)), "--frameworks", "faulty", "--out", str(out), "-q",
+                 "--jobs", "1"])
+    doc = json.loads((out / "results.json").read_text())
+    assert code == 130 and doc["meta"]["complete"] is False
+    assert 2 <= len(doc["cases"]) < 5 and "Incomplete run" in (out / "index.html").read_text()

@@ -356,3 +356,38 @@ def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.nd
         dtype=str(out.dtype),
         seconds=clock.seconds,
     )
+
+
+def repro(case: Case, plan_: Plan) -> str:
+    """Plain JAX code reproducing this result from a NumPy `x_np` (windowed ops; other modes
+    describe their emulation in comments)."""
+    lines = ["import jax", "import jax.numpy as jnp", "jax.config.update('jax_enable_x64', True)",
+             "x = jnp.asarray(x_np)"]
+    p, kind = case.params, plan_.args.get("kind")
+    if kind == "window" and case.op in ("max_pool", "avg_pool") and not p.return_indices:
+        low = "jnp.iinfo(x.dtype).min" if case.input.dtype in INT_DTYPES else "-jnp.inf"
+        pads = ((0, 0), (0, 0), *plan_.args["pads"])
+        rw = (f"jax.lax.reduce_window({{x}}, {{init}}, jax.lax.{{op}}, {(1, 1, *p.kernel_size)}, "
+              f"{(1, 1, *p.stride)}, {pads}, window_dilation={(1, 1, *p.dilation)})")
+        if case.op == "max_pool":
+            lines.append("out = " + rw.format(x="x", init=low, op="max"))
+        else:
+            lines.append("sums = " + rw.format(x="x", init="0", op="add"))
+            if p.divisor_override is not None:
+                lines.append(f"out = sums / {p.divisor_override}")
+            else:
+                if p.count_include_pad:
+                    extent = tuple((b, min(a, pa)) for (b, a), (_, pa) in zip(p.padding, plan_.args["pads"]))
+                    rest = tuple((0, pa - a) for (_, a), (_, pa) in zip(extent, plan_.args["pads"]))
+                    lines.append(f"mask = jnp.pad(jnp.pad(jnp.ones((1, 1, *x.shape[2:])), ((0, 0), (0, 0), *{extent}), "
+                                 f"constant_values=1), ((0, 0), (0, 0), *{rest}))")
+                    lines.append("counts = " + rw.format(x="mask", init="0.", op="add").replace(
+                        str(pads), str(((0, 0),) * (2 + case.spatial_dims))))
+                else:
+                    lines.append("counts = " + rw.format(x="jnp.ones((1, 1, *x.shape[2:]))", init="0.", op="add"))
+                lines.append("out = sums / counts")
+    else:
+        lines.append(f"# {plan_.mode}: " + "; ".join(plan_.conversions()))
+        lines.append(f"out = ...  # {plan_.call}")
+    lines.append("print(out)")
+    return "\n".join(lines)

@@ -268,3 +268,20 @@ def test_max_unpool_round_trip_matches_reference(tmp_path, shape, params) -> Non
     assert plan.mode == "emulated"
     outcome = jax_adapter.execute(case, plan, x, "cpu")
     assert compare.compare(case, reference.compute(case, x), outcome)["verdict"] == "pass"
+
+
+@pytest.mark.parametrize("op,params", [
+    ("max_pool", {"kernel_size": 3, "stride": 2, "padding": [[0, 2], [1, 0]], "ceil_mode": True, "dilation": [1, 2]}),
+    ("avg_pool", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
+    ("avg_pool", {"kernel_size": 2, "stride": 2, "padding": [[1, 0], [0, 1]], "count_include_pad": False}),
+    ("avg_pool", {"kernel_size": 3, "divisor_override": 2}),
+])
+def test_repro_snippet_reproduces_the_result(tmp_path, op, params) -> None:
+    from harness.repro import input_code
+
+    case = case_from(op, [1, 2, 7, 8], params, tmp_path)
+    plan = jax_adapter.plan(case)
+    scope: dict = {}
+    exec(input_code(case) + jax_adapter.repro(case, plan).replace("print(out)", ""), scope)  # noqa: S102
+    ref = reference.compute(case, make_input(case.input))
+    np.testing.assert_allclose(np.asarray(scope["out"]), ref.output, rtol=1e-5, atol=1e-6)
