@@ -78,10 +78,13 @@ def plan(case: Case, backend: str | None = None) -> Plan:
     p, n = case.params, case.spatial_dims
     if case.op == "lp_pool":
         return unsupported("Keras has no Lp pooling")
-    if case.op == "max_unpool" or p.return_indices:
-        return unsupported("Keras pooling returns no argmax indices (so no unpooling either)")
     if any(d > 1 for d in p.dilation):
         return unsupported("Keras pooling has no dilation")
+    if case.op == "max_unpool" or p.return_indices:
+        if case.op == "max_pool" and backend == "tensorflow" and n == 2:
+            return _plan_argmax(case)
+        return unsupported("Keras pooling returns no argmax indices (so no unpooling either); TF's "
+                           "max_pool_with_argmax covers only 2-D max pooling on the TensorFlow backend")
     into, back = _transposes(case, out_spatial=case.op not in GLOBAL_OPS or p.keepdims)
     if case.op in GLOBAL_OPS:
         layer = f"keras.layers.Global{'Max' if 'max' in case.op else 'Average'}Pooling{n}D(keepdims={p.keepdims})"
@@ -104,6 +107,34 @@ def plan(case: Case, backend: str | None = None) -> Plan:
         return Plan("native", call, (into, back) if back else (into,),
                     args={"kind": "window", "fn": fn, "padding": padding})
     return _emulate(case, fn, into, back)
+
+
+def _plan_argmax(case: Case) -> Plan:
+    """Keras on TF: tf.nn.max_pool_with_argmax, whose indices are flat over the (padded) NHWC
+    input, ((h * W) + w) * C + c; remapped to h * W + w of the unpadded plane."""
+    p = case.params
+    into, back = _transposes(case)
+    pads = _after_pads(case)
+    steps: list[Step] = [into]
+    if any(b or a for b, a in pads):
+        steps.append(Pad(pads, -math.inf, "-inf: max_pool_with_argmax takes only 'SAME'/'VALID'"))
+    steps += [Note("index remap: TF flat index ((h*W)+w)*C + c over the padded NHWC input -> h*W + w of "
+                   "the input plane (include_batch_in_index=False)")]
+    if back:
+        steps.append(back)
+    call = (f"tf.nn.max_pool_with_argmax(x, ksize={p.kernel_size}, strides={p.stride}, padding='VALID', "
+            "include_batch_in_index=False)")
+    return Plan("native", call, tuple(steps), reason="Keras layers return no indices; TF's own op does",
+                args={"kind": "argmax", "pads": pads})
+
+
+def _after_pads(case: Case) -> tuple[tuple[int, int], ...]:
+    """Before-pads as given, after-pads exactly long enough for the case's windows."""
+    p, out = case.params, []
+    for L, k, s, pad in zip(case.spatial_shape, p.kernel_size, p.stride, p.padding):
+        windows = semantics.pooled_length(L, k, s, pad, 1, p.ceil_mode)
+        out.append((pad[0], semantics.ceil_after_pad(L, k, s, pad, 1, windows)))
+    return tuple(out)
 
 
 def _floor_equals_ceil(case: Case) -> bool:
@@ -129,10 +160,7 @@ def _native_padding(case: Case) -> str | None:
 
 def _emulate(case: Case, fn: str, into: Step, back: Step | None) -> Plan:
     p = case.params
-    pads = []
-    for L, k, s, pad in zip(case.spatial_shape, p.kernel_size, p.stride, p.padding):
-        windows = semantics.pooled_length(L, k, s, pad, 1, p.ceil_mode)
-        pads.append((pad[0], semantics.ceil_after_pad(L, k, s, pad, 1, windows)))
+    pads = _after_pads(case)
     is_max = case.op == "max_pool"
     low = "iinfo.min" if case.input.dtype in INT_DTYPES else "-inf"
     steps: list[Step] = [into, Pad(tuple(pads), -math.inf if is_max else 0.0,
@@ -164,6 +192,13 @@ def _forward(case: Case, args: dict[str, Any], x: Any) -> Any:
     keras, p = _import(), case.params
     ops, n = keras.ops, case.spatial_dims
     kind = args["kind"]
+    if kind == "argmax":
+        import tensorflow as tf
+
+        dtype = keras.backend.standardize_dtype(x.dtype)
+        low = np.iinfo(dtype).min if dtype.startswith("int") else -np.inf
+        padded = ops.pad(x, [(0, 0), *args["pads"], (0, 0)], constant_values=low)
+        return tf.nn.max_pool_with_argmax(padded, p.kernel_size, p.stride, "VALID", include_batch_in_index=False)
     if kind == "global":
         name = f"Global{'Max' if 'max' in case.op else 'Average'}Pooling{n}D"
         return getattr(keras.layers, name)(keepdims=p.keepdims)(x)
@@ -222,8 +257,12 @@ def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.nd
     with keras.device(f"{'gpu' if device == 'gpu' else 'cpu'}:0"):
         xt = _tensor(x)
 
+        found: dict[str, Any] = {}
+
         def f(t: Any) -> Any:
             out = _forward(case, plan_.args, ops.transpose(t, to_last))
+            if isinstance(out, tuple):  # (values, TF argmax indices)
+                out, found["indices"] = out
             return ops.transpose(out, to_first) if len(out.shape) == n + 2 else out
 
         with clock.framework():
@@ -233,8 +272,21 @@ def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.nd
                 out, grad = _with_grad(f, xt, _tensor(upstream))
             out_np = _to_numpy(out)
             grad_np = None if grad is None else _to_numpy(grad)
-    return Outcome(output=out_np, grad=grad_np, dtype=keras.backend.standardize_dtype(out.dtype),
+    indices = None
+    if "indices" in found:
+        indices = _tf_indices(np.asarray(found["indices"]), case.spatial_shape, plan_.args["pads"], x.shape[1])
+    return Outcome(output=out_np, indices=indices, grad=grad_np, dtype=keras.backend.standardize_dtype(out.dtype),
                    seconds=clock.seconds)
+
+
+def _tf_indices(idx: np.ndarray, spatial: tuple[int, ...], pads: tuple[tuple[int, int], ...], channels: int) -> np.ndarray:
+    """TF ((h*Wp)+w)*C + c over the padded NHWC input -> h*W + w of the input plane, NCHW."""
+    padded = tuple(L + b + a for L, (b, a) in zip(spatial, pads))
+    coords = np.unravel_index(idx // channels, padded)
+    shifted = [c - b for c, (b, _) in zip(coords, pads)]
+    inside = np.logical_and.reduce([(c >= 0) & (c < L) for c, L in zip(shifted, spatial)])
+    flat = np.where(inside, np.ravel_multi_index(tuple(shifted), spatial, mode="clip"), -1)
+    return np.moveaxis(flat, -1, 1).astype(np.int64)
 
 
 def _with_grad(f: Any, xt: Any, up: Any) -> tuple[Any, Any]:

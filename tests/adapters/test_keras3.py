@@ -89,7 +89,8 @@ def test_conversions_record_both_transposes_and_the_pad(tmp_path) -> None:
 @pytest.mark.parametrize("op,params,reason", [
     ("max_pool", {"kernel_size": 2, "dilation": 2}, "Keras pooling has no dilation"),
     ("lp_pool", {"kernel_size": 2, "norm_type": 2}, "Keras has no Lp pooling"),
-    ("max_pool", {"kernel_size": 2, "return_indices": True}, "returns no argmax indices"),
+    ("max_pool", {"kernel_size": 2, "return_indices": True, "dilation": 2}, "no dilation"),
+    ("adaptive_max_pool", {"output_size": 2, "return_indices": True}, "returns no argmax indices"),
 ])
 def test_unsupported_reasons(tmp_path, op, params, reason) -> None:
     plan = keras3.plan(case_from(op, [1, 1, 8, 8], params, tmp_path))
@@ -140,3 +141,20 @@ def test_other_backends_through_workers(tmp_path, backend) -> None:
     verdicts = {r["verdict"] for r in doc["results"]}
     assert code == 0 and verdicts <= {"pass", "unsupported", "known_divergence"} and "pass" in verdicts
     assert doc["meta"]["frameworks"][backend]["env"]["KERAS_BACKEND"] == backend.split("-")[1]
+
+
+@pytest.mark.parametrize("params", [
+    {"kernel_size": 2, "stride": 2}, {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+    {"kernel_size": 3, "stride": 1, "padding": [[0, 2], [1, 0]]},
+])
+def test_tf_argmax_indices_are_remapped_to_the_reference_convention(tmp_path, params) -> None:
+    case = case_from("max_pool", [2, 3, 7, 6], {**params, "return_indices": True}, tmp_path, grad=True)
+    plan, outcome, ref = run(case, grad=True)
+    assert plan.mode == "native" and any("index remap" in c for c in plan.conversions())
+    assert compare.compare(case, ref, outcome)["verdict"] == "pass"
+
+
+def test_seed_D1_indices_through_tf_argmax() -> None:
+    case = seed_cases()["seed-D1-max-k2-s2-indices"]
+    _, outcome, _ = run(case)
+    np.testing.assert_array_equal(outcome.indices[0, 0], [[4, 2], [8, 15]])  # SEED_EXAMPLES.md D1
