@@ -54,7 +54,7 @@ def collect(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, A
         members = [cases[r["case_id"]] for r in rs if r["case_id"] in cases]
         smallest = min(members, key=lambda c: (_size(c), c["id"]))
         # The part that diverged: the output, else the indices or gradient (a tie_break).
-        outs = [next((c[p] for p in ("output", "indices", "grad") if (c.get(p) or {}).get("mismatches")), {})
+        outs: list[dict[str, Any]] = [next((c[p] for p in ("output", "indices", "grad") if (c.get(p) or {}).get("mismatches")), {})
                 for c in ((r.get("comparison") or {}) for r in rs)]
         worst = max((o.get("max_abs") or 0.0 for o in outs), default=0.0)
         nonfinite = sum(o.get("nan_mismatches", 0) + o.get("inf_mismatches", 0) for o in outs)
