@@ -124,7 +124,8 @@ def main() -> None:
     print(f"{'  report rendering':32}{render_s:>10.2f}")
     print(f"{'  parent overhead per case':32}{parent / args.cases * 1000:>10.3f} ms   (target < 1 ms)")
     print(f"{'  reference share of wall':32}{t['reference'] / h1_wall * 100:>9.1f} %   (target < 20 %)")
-    print(f"{'peak RSS (parent), ' + str(args.cases) + ' cases':32}{meta['peak_rss_mb']:>10.1f} MB")
+    print(f"{'peak RSS (parent), ' + str(args.cases) + ' cases':32}{meta['peak_rss_mb']:>10.1f} MB   "
+          f"(at the end of the run: {meta['rss_mb']:.1f} MB)")
 
     if "jax" in fws:
         compiles, sigs = jax_compiles(args.cases)
@@ -136,7 +137,7 @@ def main() -> None:
         big_yaml, _ = suite.write(args.big, tmp / "big")
         big_wall, big = run_harness(big_yaml, tmp / "hbig", args.frameworks, 1)
         print(f"{'peak RSS (parent), ' + str(args.big) + ' cases':32}{big['meta']['peak_rss_mb']:>10.1f} MB   "
-              f"(wall {big_wall:.1f} s)")
+              f"(at the end of the run: {big['meta']['rss_mb']:.1f} MB; wall {big_wall:.1f} s)")
     print(f"(work files in {tmp})")
 
 

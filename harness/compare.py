@@ -50,6 +50,10 @@ def diff_arrays(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float, dtyp
     """Statistics of got vs expected (same shape). Mismatch = outside tolerance or misplaced NaN/inf."""
     g = np.asarray(got).astype(np.float64)
     e = np.asarray(exp).astype(np.float64)
+    if np.array_equal(g, e, equal_nan=True):  # the common case, at a fraction of the cost
+        return {"total": int(g.size), "mismatches": 0, "nan_mismatches": 0, "inf_mismatches": 0, "max_abs": 0.0,
+                "max_rel": 0.0, "max_ulp": None if dtype in INT_DTYPES else 0.0, "rtol": rtol, "atol": atol,
+                "first": [], "worst": None}
     g_nan, e_nan = np.isnan(g), np.isnan(e)
     nan_bad = g_nan != e_nan
     g_inf, e_inf = np.isinf(g), np.isinf(e)

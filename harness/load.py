@@ -34,8 +34,13 @@ class _DuplicateKey(Exception):
         self.key, self.line = key, line
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader (no object construction) whose mappings are Nodes; duplicate keys fail."""
+# libyaml's parser when PyYAML has it (several times faster and leaner on large suites); both
+# are safe loaders: no object construction.
+_SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeBase):  # type: ignore[misc]
+    """A safe loader whose mappings are Nodes; duplicate keys fail."""
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> Node:

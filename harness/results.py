@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 from harness.errors import HarnessError
 
 SCHEMA_VERSION = 1
+FLUSH_SECONDS = 1.0
 
 
 class ResultWriter:
@@ -26,11 +28,15 @@ class ResultWriter:
         out.mkdir(parents=True, exist_ok=True)
         self.out = out
         self._jsonl = open(out / "results.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+        self._flushed = time.monotonic()
         self._npz = zipfile.ZipFile(out / "arrays.npz", "w", zipfile.ZIP_DEFLATED) if save_arrays else None
 
     def write(self, kind: str, record: dict[str, Any]) -> None:
         self._jsonl.write(json.dumps({"kind": kind, **record}, allow_nan=False) + "\n")
-        self._jsonl.flush()
+        now = time.monotonic()
+        if now - self._flushed > FLUSH_SECONDS:  # results on disk within a second, without a syscall per line
+            self._jsonl.flush()
+            self._flushed = now
 
     def array(self, key: str, value: np.ndarray) -> None:
         if self._npz is None:

@@ -232,12 +232,15 @@ class Runner:
             "case_count": len(self.cases),
             "timings": dict(self.timings),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_mb": _current_rss_mb(),
         }
 
     # ------------------------------------------------------------ scheduling
 
     def run(self) -> None:
-        window = max(4, 2 * max(1, self.config.jobs) * len(self.specs))
+        # Cases open at once: wide enough that a fast framework is never held back by a slow
+        # one (a case closes only when every framework has answered); each holds small arrays.
+        window = 64 * max(1, self.config.jobs)
         pending: deque[int] = deque(range(len(self.cases)))
         open_cases = 0
         while True:
@@ -448,6 +451,15 @@ class Runner:
             "ref_shape": list(state.ref.output.shape), "input_code": input_code(case, state.x),
             "agreement": agreement,
         })
+
+
+def _current_rss_mb() -> float | None:
+    """Resident memory now (Linux /proc), to tell the runner's steady state from load peaks."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def params_dict(case: Case) -> dict[str, Any]:

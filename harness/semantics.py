@@ -88,6 +88,29 @@ def ceil_after_pad(length: int, k: int, s: int, pad: tuple[int, int], d: int, ou
     return max(need, 0)
 
 
+def emulation_pads(spatial: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+                   padding: tuple[tuple[int, int], ...], dilation: tuple[int, ...],
+                   ceil: bool) -> tuple[tuple[int, int], ...]:
+    """Explicit pads that make a floor-mode, unpadded pooling produce exactly the case's windows:
+    the before-pads as given, the after-pads as long as the last window reads (which covers
+    ceil mode, and drops after-padding no window reaches)."""
+    out = []
+    for L, k, s, pad, d in zip(spatial, kernel, stride, padding, dilation):
+        windows = pooled_length(L, k, s, pad, d, ceil)
+        out.append((pad[0], ceil_after_pad(L, k, s, pad, d, windows)))
+    return tuple(out)
+
+
+def unpad_flat_indices(flat: np.ndarray, spatial: tuple[int, ...], pads: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Flat indices into a padded plane -> flat indices into the input plane; -1 where the index
+    points into the padding (a window with no real tap)."""
+    padded = tuple(L + b + a for L, (b, a) in zip(spatial, pads))
+    coords = np.unravel_index(flat, padded)
+    shifted = tuple(c - b for c, (b, _) in zip(coords, pads))
+    inside = np.logical_and.reduce([(c >= 0) & (c < L) for c, L in zip(shifted, spatial)])
+    return np.where(inside, np.ravel_multi_index(shifted, spatial, mode="clip"), -1).astype(np.int64)
+
+
 def unpool_length(pooled: int, k: int, s: int, pad: tuple[int, int]) -> int:
     """PyTorch's default max_unpool output length: (pooled - 1) * s - (before + after) + k."""
     return (pooled - 1) * s - pad[0] - pad[1] + k

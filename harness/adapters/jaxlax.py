@@ -69,11 +69,7 @@ def _pads(case: Case) -> tuple[tuple[int, int], ...]:
     p = case.params
     if not p.ceil_mode:
         return p.padding  # reduce_window's floor count is pooled_length's in floor mode
-    out = []
-    for L, k, s, pad, d in zip(case.spatial_shape, p.kernel_size, p.stride, p.padding, p.dilation):
-        windows = semantics.pooled_length(L, k, s, pad, d, True)
-        out.append((pad[0], semantics.ceil_after_pad(L, k, s, pad, d, windows)))
-    return tuple(out)
+    return semantics.emulation_pads(case.spatial_shape, p.kernel_size, p.stride, p.padding, p.dilation, True)
 
 
 def _call(init: str, fn: str, window: tuple[int, ...], strides: tuple[int, ...],

@@ -129,12 +129,8 @@ def _plan_argmax(case: Case) -> Plan:
 
 
 def _after_pads(case: Case) -> tuple[tuple[int, int], ...]:
-    """Before-pads as given, after-pads exactly long enough for the case's windows."""
-    p, out = case.params, []
-    for L, k, s, pad in zip(case.spatial_shape, p.kernel_size, p.stride, p.padding):
-        windows = semantics.pooled_length(L, k, s, pad, 1, p.ceil_mode)
-        out.append((pad[0], semantics.ceil_after_pad(L, k, s, pad, 1, windows)))
-    return tuple(out)
+    p = case.params
+    return semantics.emulation_pads(case.spatial_shape, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode)
 
 
 def _floor_equals_ceil(case: Case) -> bool:
@@ -281,13 +277,7 @@ def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.nd
 
 def _tf_indices(idx: np.ndarray, spatial: tuple[int, ...], pads: tuple[tuple[int, int], ...], channels: int) -> np.ndarray:
     """TF ((h*Wp)+w)*C + c over the padded NHWC input -> h*W + w of the input plane, NCHW."""
-    padded = tuple(L + b + a for L, (b, a) in zip(spatial, pads))
-    coords = np.unravel_index(idx // channels, padded)
-    shifted = [c - b for c, (b, _) in zip(coords, pads)]
-    inside = np.logical_and.reduce([(c >= 0) & (c < L) for c, L in zip(shifted, spatial)])
-    flat = np.where(inside, np.ravel_multi_index(tuple(shifted), spatial, mode="clip"), -1)
-    return np.moveaxis(flat, -1, 1).astype(np.int64)
-
+    return np.moveaxis(semantics.unpad_flat_indices(idx // channels, spatial, pads), -1, 1)
 
 def _with_grad(f: Any, xt: Any, up: Any) -> tuple[Any, Any]:
     """Gradient of sum(f(x) * up) with the backend's own autodiff."""

@@ -92,12 +92,8 @@ def _native_padding(case: Case) -> bool:
 
 
 def _emulated_pads(case: Case) -> tuple[tuple[int, int], ...]:
-    """Before-pads as given; after-pads exactly long enough for the case's windows."""
-    p, out = case.params, []
-    for L, k, s, pad, d in zip(case.spatial_shape, p.kernel_size, p.stride, p.padding, p.dilation):
-        windows = semantics.pooled_length(L, k, s, pad, d, p.ceil_mode)
-        out.append((pad[0], semantics.ceil_after_pad(L, k, s, pad, d, windows)))
-    return tuple(out)
+    p = case.params
+    return semantics.emulation_pads(case.spatial_shape, p.kernel_size, p.stride, p.padding, p.dilation, p.ceil_mode)
 
 
 def _plan_max(case: Case) -> Plan:
@@ -217,7 +213,7 @@ def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.nd
     if idx is not None:
         indices = _to_numpy(idx)
         if "pads" in args:
-            indices = _unpad_indices(indices, case.spatial_shape, args["pads"])
+            indices = semantics.unpad_flat_indices(indices, case.spatial_shape, args["pads"])
     return Outcome(
         output=_to_numpy(out),
         indices=indices,
@@ -274,18 +270,6 @@ def _conv_pool(torch: Any, F: Any, case: Case, pads: tuple[tuple[int, int], ...]
             mask = F.pad(mask, _torch_pads(pads))
         out = sums / conv(mask, ones, stride=p.stride, dilation=p.dilation)
     return out.reshape(N, C, *out.shape[2:])
-
-
-def _unpad_indices(idx: np.ndarray, spatial: tuple[int, ...], pads: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Flat index in the padded plane -> flat index in the input plane; -1 for a window whose
-    maximum is padding (it has no real tap), as in the reference."""
-    padded = tuple(L + b + a for L, (b, a) in zip(spatial, pads))
-    coords = np.unravel_index(idx, padded)
-    shifted = tuple(c - b for c, (b, _) in zip(coords, pads))
-    inside = np.logical_and.reduce([(c >= 0) & (c < L) for c, L in zip(shifted, spatial)])
-    flat = np.ravel_multi_index(shifted, spatial, mode="clip")
-    return np.where(inside, flat, -1).astype(np.int64)
-
 
 def repro(case: Case, plan_: Plan) -> str:
     """Plain PyTorch code reproducing this result from a NumPy `x_np`."""
