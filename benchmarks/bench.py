@@ -36,9 +36,15 @@ def run_harness(yaml_path: Path, out: Path, frameworks: str, jobs: int) -> tuple
 
 
 def run_baseline(json_path: Path, frameworks: list[str]) -> tuple[float, list[dict]]:
-    """The frameworks' direct loops, concurrently (as the harness runs one worker each)."""
+    """The frameworks' direct loops, concurrently (as the harness runs one worker each), with the
+    same thread caps the harness gives its workers."""
+    import os
+
+    from harness.config import default_threads, thread_env
+
+    env = {**os.environ, **thread_env(default_threads(len(frameworks)))}
     t0 = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, str(HERE / "baseline.py"), str(json_path), fw],
+    procs = [subprocess.Popen([sys.executable, str(HERE / "baseline.py"), str(json_path), fw], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for fw in frameworks]
     rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     return time.perf_counter() - t0, rows

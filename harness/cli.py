@@ -11,7 +11,7 @@ from typing import Any
 
 from harness import adapters
 from harness.cases import load_cases
-from harness.config import RunConfig, default_jobs
+from harness.config import RunConfig, default_jobs, default_threads
 from harness.errors import CaseErrors, HarnessError
 from harness.spec import ACCEPTABLE, Case
 
@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, default=None,
                      help="worker processes per framework (default: cores / frameworks, at least 1, "
                           "so the workers together use every core)")
+    run.add_argument("--threads", type=int, default=None,
+                     help="intra-op threads per framework worker (default: 1 when the workers fill the cores, "
+                          "else the framework's own default)")
     run.add_argument("--case-timeout", type=float, default=120.0, help="seconds before a worker is killed (default 120)")
     run.add_argument("--no-isolation", action="store_true", help="run adapters in-process (debugging)")
     run.add_argument("--save-arrays", action="store_true", help="also write DIR/arrays.npz")
@@ -125,12 +128,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.jobs = max(1, default_jobs() // len(args.frameworks))
     if args.jobs < 1:
         raise HarnessError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.threads is not None and args.threads < 1:
+        raise HarnessError(f"--threads must be >= 1, got {args.threads}")
+    threads = args.threads if args.threads is not None else default_threads(args.jobs * len(args.frameworks))
     cases, orders = select_shard(_select(load_cases(args.paths, args.seed), args.select), args.shard)
     if not cases:
         raise HarnessError("no cases selected")
     config = RunConfig(paths=tuple(args.paths), frameworks=args.frameworks, devices=args.devices, out=args.out,
                        seed=args.seed, jobs=args.jobs, case_timeout=args.case_timeout,
-                       isolation=not args.no_isolation, save_arrays=args.save_arrays, shard=args.shard,
+                       isolation=not args.no_isolation, save_arrays=args.save_arrays, shard=args.shard, threads=threads,
                        progress=not args.quiet)
     writer = ResultWriter(config.out, config.save_arrays)
     show = ProgressLine(enabled=config.progress)

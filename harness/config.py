@@ -22,6 +22,7 @@ class RunConfig:
     jobs: int = 1
     case_timeout: float = 120.0
     isolation: bool = True
+    threads: int | None = None  # framework intra-op threads per worker; None: the framework's default
     save_arrays: bool = False
     shard: tuple[int, int] | None = None  # (k, n), 1-based k
     progress: bool = True
@@ -38,6 +39,23 @@ def environment() -> dict[str, object]:
         "cpu_count": os.cpu_count(),
         "env": {k: os.environ.get(k) for k in RECORDED_ENV},
     }
+
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def thread_env(threads: int | None) -> dict[str, str]:
+    """Environment that caps each framework's intra-op thread pool (variables the user already
+    set win). Pooling small tensors gains nothing from threads, and several workers each running
+    a pool per core only fight over the cores."""
+    if threads is None:
+        return {}
+    return {k: str(threads) for k in THREAD_VARS if k not in os.environ}
+
+
+def default_threads(workers: int) -> int | None:
+    """One thread per worker once the workers alone fill the cores."""
+    return 1 if workers >= default_jobs() else None
 
 
 def default_jobs() -> int:

@@ -3,6 +3,8 @@ plain framework calls (adapter function `repro(case, plan) -> str`, using a NumP
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from harness.inputs import make_input
@@ -18,8 +20,8 @@ def input_code(case: Case, x: np.ndarray | None = None) -> str:
     head = "import numpy as np\n" + ("import ml_dtypes\n" if spec.dtype == "bfloat16" else "")
     x = make_input(spec) if x is None else x
     if x.size <= MAX_LITERAL:
-        values = np.array2string(x.astype(np.float64), separator=", ", threshold=MAX_LITERAL + 1,
-                                 floatmode="unique", max_line_width=100).replace("nan", "np.nan").replace("inf", "np.inf")
+        # json renders floats exactly (shortest round-trip repr) and fast; NaN/Infinity -> NumPy names
+        values = json.dumps(x.astype(np.float64).tolist()).replace("NaN", "np.nan").replace("Infinity", "np.inf")
         return f"{head}x_np = np.array({values}, dtype={dtype})  # shape {list(x.shape)}, channels-first\n"
     gen = spec.gen
     kind = gen.get("kind")

@@ -22,7 +22,7 @@ import numpy as np
 
 from harness import adapters, compare, reference
 from harness.adapters.base import Probe
-from harness.config import RunConfig, environment
+from harness.config import RunConfig, environment, thread_env
 from harness.inputs import make_input, make_upstream
 from harness.plan import Plan
 from harness.repro import input_code
@@ -36,8 +36,9 @@ STARTUP_TIMEOUT = 300.0
 class Worker:
     """One worker process (or, with isolation off, the adapter called in-process)."""
 
-    def __init__(self, spec: adapters.AdapterSpec, isolated: bool) -> None:
+    def __init__(self, spec: adapters.AdapterSpec, isolated: bool, env: dict[str, str] | None = None) -> None:
         self.spec, self.isolated = spec, isolated
+        self.env = {**(env or {}), **spec.env}
         # Tasks sent and not yet answered, oldest first: the head is the one running. A second
         # task waits in the pipe so the worker never idles while the parent compares results.
         self.tasks: deque[Task] = deque()
@@ -56,7 +57,7 @@ class Worker:
             self.proc, self.conn = None, None
             return
         self.conn, child = self._ctx.Pipe()
-        self.proc = self._ctx.Process(target=serve, args=(child, self.spec.module, self.spec.env),
+        self.proc = self._ctx.Process(target=serve, args=(child, self.spec.module, self.env),
                                       daemon=True, name=f"pool-parity-{self.spec.name}")
         self.proc.start()
         child.close()
@@ -202,7 +203,8 @@ class Runner:
     def _start_workers(self) -> None:
         jobs = max(1, self.config.jobs)
         for fw, spec in self.specs.items():
-            self.pools[fw] = [Worker(spec, self.config.isolation) for _ in range(jobs if self.config.isolation else 1)]
+            env = thread_env(self.config.threads)
+            self.pools[fw] = [Worker(spec, self.config.isolation, env) for _ in range(jobs if self.config.isolation else 1)]
         for fw, pool in self.pools.items():
             probes = [w.ready() for w in pool]
             self.probes[fw] = next((p for p in probes if isinstance(p, Probe)), probes[0])
@@ -226,6 +228,8 @@ class Runner:
             "seed": self.config.seed,
             "frameworks": fws,
             "devices_requested": list(self.config.devices),
+            "jobs": self.config.jobs,
+            "worker_env": thread_env(self.config.threads),
             "environment": environment(),
             "events": self.events,
             "shard": list(self.config.shard) if self.config.shard else None,

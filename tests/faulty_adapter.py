@@ -17,7 +17,8 @@ from harness.spec import Case
 
 
 def probe() -> Probe:
-    return Probe(versions={"faulty": "1.0"}, devices={"cpu": "cpu"})
+    return Probe(versions={"faulty": "1.0"}, devices={"cpu": "cpu"},
+                 env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset")})
 
 
 def plan(case: Case, backend: str | None = None) -> Plan:

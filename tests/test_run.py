@@ -164,3 +164,13 @@ def test_interrupted_results_stay_readable(tmp_path: Path, monkeypatch: pytest.M
     doc = json.loads((out / "results.json").read_text())
     assert code == 130 and doc["meta"]["complete"] is False
     assert 2 <= len(doc["cases"]) < 5 and "Incomplete run" in (out / "index.html").read_text()
+
+
+def test_threads_cap_reaches_the_workers_and_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    _, doc = run(tmp_path, suite(tmp_path, ["ok"]), "--threads", "1")
+    assert doc["meta"]["frameworks"]["faulty"]["env"]["OMP_NUM_THREADS"] == "1"
+    assert doc["meta"]["worker_env"]["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own setting wins
+    _, doc = run(tmp_path, suite(tmp_path, ["ok"]), "--threads", "1")
+    assert doc["meta"]["frameworks"]["faulty"]["env"]["OMP_NUM_THREADS"] == "3"
