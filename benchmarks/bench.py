@@ -125,6 +125,8 @@ def main() -> None:
     print("breakdown of the --jobs 1 run:")
     for fw, s in fw_time.items():
         print(f"{'  framework calls: ' + fw:32}{s:>10.2f}   (in its worker, concurrent with the others)")
+    for fw, s in meta.get("ready_seconds", {}).items():
+        print(f"{'  worker ready: ' + fw:32}{s:>10.2f}   (after the run started; others work meanwhile)")
     for k, v in t.items():
         print(f"{'  ' + k:32}{v:>10.2f}")
     print(f"{'  report rendering':32}{render_s:>10.2f}")

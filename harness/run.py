@@ -53,6 +53,8 @@ class Worker:
 
     def start(self) -> None:
         self.tasks = deque()
+        self.probe: Probe | str | None = None  # None while the worker is still importing
+        self.started = time.monotonic()
         if not self.isolated:
             self.proc, self.conn = None, None
             return
@@ -63,7 +65,21 @@ class Worker:
         child.close()
 
     def ready(self) -> Probe | str:
-        """The worker's probe, or the reason it could not start."""
+        """Wait for the worker's probe (or the reason it could not start) and keep it."""
+        self.probe = self._wait_ready()
+        return self.probe
+
+    def on_ready_message(self) -> Probe | str:
+        """The start-up message is waiting on the pipe: read it (without blocking)."""
+        assert self.conn is not None
+        try:
+            kind, payload = self.conn.recv()
+            self.probe = payload if kind == "ready" else str(payload)
+        except (EOFError, OSError):
+            self.probe = f"worker died while starting ({self.exit_cause()})"
+        return self.probe
+
+    def _wait_ready(self) -> Probe | str:
         if not self.isolated:
             try:
                 return adapters.load(self.spec).probe()
@@ -176,6 +192,7 @@ class Runner:
         self.queues: dict[str, deque[Task]] = {fw: deque() for fw in config.frameworks}
         self.events: list[str] = []  # crashes, timeouts, restarts: said in the report
         self.done = self.failing = 0
+        self.ready_seconds: dict[str, float] = {}
         # Seconds spent in each harness stage (the benchmark's breakdown).
         self.timings = {"startup": 0.0, "inputs": 0.0, "reference": 0.0, "plan": 0.0, "compare": 0.0,
                         "serialise": 0.0}
@@ -201,14 +218,24 @@ class Runner:
         return _Clock()
 
     def _start_workers(self) -> None:
+        """Spawn every worker; each framework gets work as soon as its own worker is ready, so a
+        slow import (TensorFlow's) does not hold the others back."""
         jobs = max(1, self.config.jobs)
         for fw, spec in self.specs.items():
             env = thread_env(self.config.threads)
             self.pools[fw] = [Worker(spec, self.config.isolation, env) for _ in range(jobs if self.config.isolation else 1)]
-        for fw, pool in self.pools.items():
-            probes = [w.ready() for w in pool]
-            self.probes[fw] = next((p for p in probes if isinstance(p, Probe)), probes[0])
-            self.pools[fw] = [w for w, p in zip(pool, probes) if isinstance(p, Probe)]
+            if not self.config.isolation:
+                self._ready(self.pools[fw][0], self.pools[fw][0].ready())
+
+    def _ready(self, w: Worker, probe: Probe | str) -> None:
+        fw = w.spec.name
+        if isinstance(probe, Probe):
+            self.probes.setdefault(fw, probe)
+            self.ready_seconds.setdefault(fw, time.time() - self.started)
+            return
+        self.pools[fw] = [x for x in self.pools[fw] if x is not w]
+        if not self.pools[fw]:  # no worker of this framework could start
+            self.probes.setdefault(fw, probe)
 
     def stop_workers(self) -> None:
         for pool in self.pools.values():
@@ -235,6 +262,7 @@ class Runner:
             "shard": list(self.config.shard) if self.config.shard else None,
             "case_count": len(self.cases),
             "timings": dict(self.timings),
+            "ready_seconds": dict(self.ready_seconds),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "rss_mb": _current_rss_mb(),
         }
@@ -250,15 +278,15 @@ class Runner:
         while True:
             while pending and open_cases < window:
                 open_cases += self._open(pending.popleft())
-            self._dispatch()
-            busy = [w for pool in self.pools.values() for w in pool if w.tasks]
-            if not busy:
-                if not pending:
-                    return
-                continue
-            for state in self._collect(busy):
+            finished = self._dispatch()
+            waiting = [w for pool in self.pools.values() for w in pool if w.tasks or w.probe is None]
+            if waiting:
+                finished += self._collect(waiting)
+            for state in finished:
                 self._finish(state)
                 open_cases -= 1
+            if not waiting and not finished and not pending:
+                return
 
     def _open(self, order: int) -> int:
         """Generate the input, compute the reference, plan every framework; queue the work."""
@@ -287,18 +315,11 @@ class Runner:
         return 1
 
     def _plan_one(self, state: CaseState, fw: str, device: str) -> None:
-        case, probe = state.case, self.probes[fw]
+        case = state.case
         record: dict[str, Any] = {"case_id": case.id, "framework": fw, "device": device,
                                   "device_name": None, "mode": None, "call": "", "conversions": [],
                                   "plan_reason": "", "verdict": None, "reason": "", "error": None,
                                   "seconds": None, "expectation": None}
-        if not isinstance(probe, Probe):
-            self._emit(state, record, "error", f"{fw} could not start: {probe}")
-            return
-        if device not in probe.devices:
-            self._emit(state, record, "skipped", f"no {device} device visible to {fw}")
-            return
-        record["device_name"] = probe.devices[device]
         try:
             plan = self.modules[fw].plan(case, self.specs[fw].backend)
         except Exception as exc:  # noqa: BLE001 - a planning bug costs one result, not the run
@@ -322,16 +343,34 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a snippet is a convenience, never a failure
             return f"# repro unavailable: {error_text(exc)}"
 
-    def _dispatch(self) -> None:
+    def _dispatch(self) -> list[CaseState]:
+        """Send queued tasks to ready workers; settle tasks no worker can take. Returns the cases
+        that this settled completely."""
+        finished: list[CaseState] = []
         for fw, pool in self.pools.items():
-            queue = self.queues[fw]
-            for w in pool:
-                while queue and len(w.tasks) < w.depth:
-                    self._send(w, queue.popleft())
-            if queue and not pool:  # every worker of this framework failed to (re)start
+            queue, probe = self.queues[fw], self.probes.get(fw)
+            if probe is None:  # still importing
+                continue
+            if not isinstance(probe, Probe) or not pool:
+                why = f"{fw} could not start: {probe}" if not isinstance(probe, Probe) else f"{fw} worker is not running"
                 while queue:
+                    finished += self._settle(queue.popleft(), "error", why)
+                continue
+            for w in pool:
+                while queue and w.probe is not None and len(w.tasks) < w.depth:
                     task = queue.popleft()
-                    self._result(task, None, f"{fw} worker is not running")
+                    if task.device not in probe.devices:
+                        finished += self._settle(task, "skipped", f"no {task.device} device visible to {fw}")
+                        continue
+                    task.record["device_name"] = probe.devices[task.device]
+                    self._send(w, task)
+        return finished
+
+    def _settle(self, task: Task, verdict: str, reason: str) -> list[CaseState]:
+        """A task that never reaches a worker: its result is the verdict given."""
+        self._emit(task.state, task.record, verdict, reason)
+        task.state.pending -= 1
+        return [task.state] if task.state.pending == 0 else []
 
     def _send(self, w: Worker, task: Task) -> None:
         msg = (task.id, task.state.case, task.plan, task.state.x, task.device, task.state.upstream)
@@ -361,9 +400,17 @@ class Runner:
         if not procs:
             return finished
         now = time.monotonic()
-        timeout = max(0.0, min(w.deadline for w in procs) - now)
+        deadlines = [w.started + STARTUP_TIMEOUT if w.probe is None else w.deadline for w in procs]
+        timeout = max(0.0, min(deadlines) - now)
         ready = wait([w.conn for w in procs], timeout=timeout)  # type: ignore[misc]
         for w in procs:
+            if w.probe is None:  # a worker still starting: its first message is its probe
+                if w.conn in ready:
+                    self._ready(w, w.on_ready_message())
+                elif time.monotonic() >= w.started + STARTUP_TIMEOUT:
+                    w.kill()
+                    self._ready(w, f"worker did not start within {STARTUP_TIMEOUT:.0f}s")
+                continue
             if w.conn in ready:
                 try:
                     kind, _task_id, payload = w.conn.recv()  # type: ignore[union-attr]
