@@ -272,7 +272,7 @@ class Runner:
     def run(self) -> None:
         # Cases open at once: wide enough that a fast framework is never held back by a slow
         # one (a case closes only when every framework has answered); each holds small arrays.
-        window = 64 * max(1, self.config.jobs)
+        window = 1024 * max(1, self.config.jobs)
         pending: deque[int] = deque(range(len(self.cases)))
         open_cases = 0
         while True:
