@@ -256,9 +256,7 @@ def _divisor(sig: _Sig, dtype: Any) -> Any:
     ones = jnp.ones((1, 1, *sig.shape[2:]), dtype)
     if sig.op == "avg_pool" and sig.count_include_pad:
         # Ones over [-before, L + after), zeros over any ceil-mode overhang beyond that.
-        inner = tuple((b, min(a, pa)) for (b, a), (_, pa) in zip(sig.extent, sig.pads))
-        mask = jnp.pad(ones, ((0, 0), (0, 0), *inner), constant_values=1)
-        mask = jnp.pad(mask, ((0, 0), (0, 0), *((0, pa - a) for (_, a), (_, pa) in zip(inner, sig.pads))))
+        mask = jnp.asarray(semantics.count_mask(sig.shape[2:], sig.extent, sig.pads, True), dtype)[None, None]
         return _rw(mask, np.array(0, dtype), _jax.lax.add, sig.kernel, sig.stride,
                    tuple((0, 0) for _ in sig.pads), sig.dilation)
     return _reduce(sig, ones, "add")

@@ -215,13 +215,7 @@ def _forward(case: Case, args: dict[str, Any], x: Any) -> Any:
     sums = pool(ops.pad(x, pads), p.kernel_size, p.stride, "valid", data_format="channels_last") * size
     if p.divisor_override is not None:
         return sums / p.divisor_override
-    spatial = case.spatial_shape
-    if p.count_include_pad:  # ones over [-before, L + after); the ceil overhang stays zero
-        inner = [(b, min(a, pa)) for (b, a), (_, pa) in zip(p.padding, args["pads"])]
-        mask = np.pad(np.ones(spatial), inner, constant_values=1.0)
-        mask = np.pad(mask, [(0, pa - a) for (_, a), (_, pa) in zip(inner, args["pads"])])
-    else:
-        mask = np.pad(np.ones(spatial), args["pads"])
+    mask = semantics.count_mask(case.spatial_shape, p.padding, args["pads"], p.count_include_pad)
     m = ops.convert_to_tensor(mask[None, ..., None], dtype=sums.dtype)
     counts = pool(m, p.kernel_size, p.stride, "valid", data_format="channels_last") * size
     return sums / counts

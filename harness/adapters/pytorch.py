@@ -260,14 +260,8 @@ def _conv_pool(torch: Any, F: Any, case: Case, pads: tuple[tuple[int, int], ...]
     elif p.divisor_override is not None:
         out = sums / p.divisor_override
     else:
-        mask = torch.ones((1, 1, *spatial), dtype=flat.dtype, device=flat.device)
-        if p.count_include_pad:  # the declared padding counts; the ceil overhang does not
-            mask = F.pad(mask, _torch_pads(p.padding), value=1.0)
-            extra = tuple((0, a - pa) for (_, a), (_, pa) in zip(pads, p.padding))
-            mask = F.pad(mask, _torch_pads(tuple((0, max(e, 0)) for _, e in extra)))
-            mask = mask[(..., *(slice(0, s + b + a) for s, (b, a) in zip(spatial, pads)))]
-        else:
-            mask = F.pad(mask, _torch_pads(pads))
+        counted = semantics.count_mask(tuple(spatial), p.padding, pads, p.count_include_pad)
+        mask = torch.from_numpy(counted).to(dtype=flat.dtype, device=flat.device)[None, None]
         out = sums / conv(mask, ones, stride=p.stride, dilation=p.dilation)
     return out.reshape(N, C, *out.shape[2:])
 
