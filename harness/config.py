@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 # Variables that change framework results (TF oneDNN changes NaN handling and rounding).
@@ -26,7 +26,6 @@ class RunConfig:
     save_arrays: bool = False
     shard: tuple[int, int] | None = None  # (k, n), 1-based k
     progress: bool = True
-    select: tuple[str, ...] = field(default_factory=tuple)  # substrings of case ids
 
 
 def environment() -> dict[str, object]:

@@ -32,25 +32,6 @@ class Pad:
 
 
 @dataclass(frozen=True)
-class Cast:
-    src: str
-    dst: str
-    why: str
-
-    def __str__(self) -> str:
-        return f"cast {self.src} -> {self.dst} ({self.why})"
-
-
-@dataclass(frozen=True)
-class Slice:
-    shape: tuple[int, ...]
-    why: str
-
-    def __str__(self) -> str:
-        return f"slice output spatial dims to {list(self.shape)} ({self.why})"
-
-
-@dataclass(frozen=True)
 class Note:
     text: str
 
@@ -58,7 +39,7 @@ class Note:
         return self.text
 
 
-Step = Transpose | Pad | Cast | Slice | Note
+Step = Transpose | Pad | Note
 
 
 @dataclass(frozen=True)
@@ -75,10 +56,6 @@ class Plan:
 
     def conversions(self) -> list[str]:
         return [str(s) for s in self.steps] or ["none"]
-
-    def step(self, kind: type) -> Any:
-        """The first step of a kind, or None."""
-        return next((s for s in self.steps if isinstance(s, kind)), None)
 
 
 def unsupported(reason: str) -> Plan:
