@@ -12,11 +12,12 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from harness import semantics
-from harness.spec import ADAPTIVE_OPS, GLOBAL_OPS, Case
+from harness.spec import ADAPTIVE_OPS, GLOBAL_OPS, Case, InputSpec, PoolParams, Source
 
 
 @dataclass
@@ -70,12 +71,15 @@ def _grid(parts: list[np.ndarray], n: int, d: int) -> np.ndarray:
     return parts[d].reshape(shape)
 
 
-def gather(case: Case, x: np.ndarray) -> Windows:
+@functools.lru_cache(maxsize=256)
+def _tables(op: str, spatial: tuple[int, ...], params: PoolParams) -> tuple[Any, ...]:
+    """Everything about the windows that does not depend on the data (suites repeat shapes).
+    Returned arrays are read-only: callers share them."""
+    case = Case(id="", op=op, input=InputSpec((1, 1, *spatial), "float64"), params=params, source=Source("", 0))
     pos, valid, extent = taps_for(case)
-    n, spatial = len(pos), x.shape[2:]
+    n = len(pos)
     clipped = [np.clip(p, 0, L - 1) for p, L in zip(pos, spatial)]
     index = tuple(_grid(clipped, n, d) for d in range(n))
-    values = x[(slice(None), slice(None), *index)]  # type: ignore[arg-type]
     out_shape = tuple(p.shape[0] for p in pos)
     full = out_shape + tuple(p.shape[1] for p in pos)
 
@@ -85,13 +89,17 @@ def gather(case: Case, x: np.ndarray) -> Windows:
 
     plane_strides = [math.prod(spatial[d + 1 :]) for d in range(n)]
     flat = functools.reduce(np.add, (index[d] * plane_strides[d] for d in range(n)))
-    return Windows(
-        values=values.reshape(x.shape[:2] + out_shape + (-1,)),
-        valid=flatten(valid),
-        extent=flatten(extent),
-        flat_pos=np.broadcast_to(flat, full).reshape(out_shape + (-1,)),
-        out_shape=out_shape,
-    )
+    tables = (flatten(valid), flatten(extent), np.broadcast_to(flat, full).reshape(out_shape + (-1,)))
+    for t in tables:
+        t.flags.writeable = False
+    return (index, out_shape, *tables)
+
+
+def gather(case: Case, x: np.ndarray) -> Windows:
+    index, out_shape, valid, extent, flat_pos = _tables(case.op, tuple(x.shape[2:]), case.params)
+    values = x[(slice(None), slice(None), *index)]
+    return Windows(values=values.reshape(x.shape[:2] + out_shape + (-1,)), valid=valid, extent=extent,
+                   flat_pos=flat_pos, out_shape=out_shape)
 
 
 def compute(case: Case, x: np.ndarray, upstream: np.ndarray | None = None) -> Reference:
@@ -101,9 +109,9 @@ def compute(case: Case, x: np.ndarray, upstream: np.ndarray | None = None) -> Re
     op = case.op
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if op in ("max_pool", "adaptive_max_pool", "global_max_pool"):
-            ref = _max(w)
+            ref = _max(w, detail=case.params.return_indices or upstream is not None)
         elif op == "max_unpool":
-            return _unpool(case, _max(w))
+            return _unpool(case, _max(w, detail=True))
         elif op == "lp_pool":
             ref = _lp(case, w)
         else:
@@ -117,9 +125,13 @@ def compute(case: Case, x: np.ndarray, upstream: np.ndarray | None = None) -> Re
     return ref
 
 
-def _max(w: Windows) -> Reference:
+def _max(w: Windows, detail: bool) -> Reference:
+    """The window maxima; with `detail`, also the arg-max, the tied taps and the other tie rules
+    (needed only when indices or gradients are compared)."""
     vals = np.where(w.valid, w.values, -np.inf)
     out = vals.max(axis=-1)
+    if not detail:
+        return Reference(output=out)
     hit = w.valid & ((vals == out[..., None]) | (np.isnan(vals) & np.isnan(out)[..., None]))
     # Tie rule: the first maximal tap in window scan order (row-major over kernel offsets).
     ref = Reference(output=out, indices=_pick(w, hit, "first"), tied=hit.sum(axis=-1) > 1,
