@@ -131,7 +131,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise HarnessError(f"--threads must be >= 1, got {args.threads}")
     threads = args.threads if args.threads is not None else default_threads(args.jobs * len(args.frameworks))
+    load_started = time.process_time()
     cases, orders = select_shard(_select(load_cases(args.paths, args.seed), args.select), args.shard)
+    load_seconds = time.process_time() - load_started
     if not cases:
         raise HarnessError("no cases selected")
     config = RunConfig(paths=tuple(args.paths), frameworks=args.frameworks, devices=args.devices, out=args.out,
@@ -153,6 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         runner.stop_workers()
         show.close()
         meta = runner.meta()
+        meta["timings"] = {"load": load_seconds, **meta["timings"]}
         meta.update(started=started, duration=time.time() - started, complete=not interrupted)
         doc = writer.close(meta)
     render_all(doc, config.out)

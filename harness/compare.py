@@ -48,44 +48,57 @@ def _ordered(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def diff_arrays(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float, dtype: str) -> dict[str, Any]:
     """Statistics of got vs expected (same shape). Mismatch = outside tolerance or misplaced NaN/inf."""
-    g = np.asarray(got).astype(np.float64)
-    e = np.asarray(exp).astype(np.float64)
-    if np.array_equal(g, e, equal_nan=True):  # the common case, at a fraction of the cost
-        return {"total": int(g.size), "mismatches": 0, "nan_mismatches": 0, "inf_mismatches": 0, "max_abs": 0.0,
-                "max_rel": 0.0, "max_ulp": None if dtype in INT_DTYPES else 0.0, "rtol": rtol, "atol": atol,
-                "first": [], "worst": None}
+    g = np.asarray(got, dtype=np.float64)
+    e = np.asarray(exp, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        absdiff = np.abs(g - e)
+    top = absdiff.max() if g.size else 0.0  # NaN if any NaN, inf if any infinity
+    if top == 0:  # identical and NaN-free: the common case, at a fraction of the cost
+        return _stats(g, e, absdiff, None, rtol, atol, dtype, nan_bad=0, inf_bad=0)
+    if np.isfinite(top):  # no NaN or infinity on either side
+        return _stats(g, e, absdiff, absdiff > atol + rtol * np.abs(e), rtol, atol, dtype, nan_bad=0, inf_bad=0)
     g_nan, e_nan = np.isnan(g), np.isnan(e)
     nan_bad = g_nan != e_nan
-    g_inf, e_inf = np.isinf(g), np.isinf(e)
-    inf_bad = (g_inf | e_inf) & ~(g_nan | e_nan) & (g != e)
+    inf_bad = (np.isinf(g) | np.isinf(e)) & ~(g_nan | e_nan) & (g != e)
     finite = np.isfinite(g) & np.isfinite(e)
-    with np.errstate(invalid="ignore", over="ignore"):
-        absdiff = np.where(finite, np.abs(g - e), 0.0)
-        reldiff = np.where(finite & (e != 0), absdiff / np.abs(np.where(e == 0, 1.0, e)), 0.0)
+    absdiff = np.where(finite, absdiff, 0.0)
     value_bad = finite & (absdiff > atol + rtol * np.abs(np.where(finite, e, 0.0)))
-    bad = nan_bad | inf_bad | value_bad
-    stats: dict[str, Any] = {
-        "total": int(g.size),
-        "mismatches": int(bad.sum()),
-        "nan_mismatches": int(nan_bad.sum()),
-        "inf_mismatches": int(inf_bad.sum()),
-        "max_abs": float(absdiff.max()) if g.size else 0.0,
-        "max_rel": float(reldiff.max()) if g.size else 0.0,
-        "max_ulp": _max_ulp(g, e, finite, dtype),
-        "rtol": rtol,
-        "atol": atol,
-        "first": [_loc(i, g, e) for i in zip(*np.nonzero(bad))][:MAX_LOCATIONS] if bad.any() else [],
-        "worst": _loc(np.unravel_index(int(absdiff.argmax()), g.shape), g, e) if g.size and absdiff.max() > 0 else None,
-    }
+    return _stats(g, e, absdiff, nan_bad | inf_bad | value_bad, rtol, atol, dtype,
+                  nan_bad=int(nan_bad.sum()), inf_bad=int(inf_bad.sum()), finite=finite)
+
+
+def _stats(g: np.ndarray, e: np.ndarray, absdiff: np.ndarray, bad: np.ndarray | None, rtol: float, atol: float,
+           dtype: str, nan_bad: int, inf_bad: int, finite: np.ndarray | None = None) -> dict[str, Any]:
+    """The DIFF record; `absdiff` is 0 where a value is not finite, `bad` None when nothing differs,
+    `finite` None when every value is finite."""
+    integer = dtype in INT_DTYPES
+    mismatches = int(np.count_nonzero(bad)) if bad is not None else 0
+    max_abs = float(absdiff.max()) if g.size and bad is not None else 0.0
+    stats: dict[str, Any] = {"total": int(g.size), "mismatches": mismatches, "nan_mismatches": nan_bad,
+                             "inf_mismatches": inf_bad, "max_abs": max_abs, "max_rel": 0.0,
+                             "max_ulp": None if integer else 0.0, "rtol": rtol, "atol": atol, "first": [],
+                             "worst": None}
+    if max_abs > 0:
+        scale = np.abs(e)
+        nonzero = scale != 0 if finite is None else finite & (scale != 0)
+        stats["max_rel"] = float(np.divide(absdiff, scale, out=np.zeros_like(absdiff), where=nonzero).max())
+        if not integer:
+            stats["max_ulp"] = _max_ulp(g, e, finite, dtype)
+        stats["worst"] = _loc(np.unravel_index(int(absdiff.argmax()), g.shape), g, e)
+    elif not integer and finite is not None and finite.any():
+        stats["max_ulp"] = 0.0
+    if mismatches:
+        assert bad is not None
+        stats["first"] = [_loc(i, g, e) for i in zip(*np.nonzero(bad))][:MAX_LOCATIONS]
     return stats
 
 
-def _max_ulp(g: np.ndarray, e: np.ndarray, finite: np.ndarray, dtype: str) -> float | None:
-    if dtype in INT_DTYPES or not finite.any():
-        return None if dtype in INT_DTYPES else 0.0
+def _max_ulp(g: np.ndarray, e: np.ndarray, finite: np.ndarray | None, dtype: str) -> float:
+    if finite is not None:
+        g, e = g[finite], e[finite]
     dt = np_dtype(dtype)
     with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.abs(_ordered(g[finite], dt) - _ordered(e[finite], dt)).max())
+        return float(np.abs(_ordered(g, dt) - _ordered(e, dt)).max())
 
 
 def _loc(index: tuple[Any, ...], g: np.ndarray, e: np.ndarray) -> dict[str, Any]:
@@ -124,7 +137,7 @@ def compare(case: Case, ref: Reference, outcome: Any) -> dict[str, Any]:
                 "reason": f"output shape {list(outcome.output.shape)}, reference {list(ref.output.shape)}"}
     out = diff_arrays(outcome.output, ref.output, rtol, atol, case.input.dtype)
     result["output"] = out
-    if ref.output.ndim == 4 and out["max_abs"] > 0:
+    if ref.output.ndim == 4 and out["mismatches"]:  # where a 2-D output disagrees
         result["heatmap"] = heatmap(outcome.output, ref.output)
     verdict, reason = "pass", ""
     if result["expected_dtype"] and outcome.dtype != result["expected_dtype"]:

@@ -82,9 +82,18 @@ def count_verdicts(results: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
+    """Atomically, one case or result per line: readable, greppable, and written by json's C
+    encoder (an indented dump runs the pure-Python one, ten times slower)."""
     tmp = path.with_suffix(".json.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=1, allow_nan=False)
+        fh.write("{")
+        for i, (key, value) in enumerate(doc.items()):
+            fh.write(("," if i else "") + f"\n{json.dumps(key)}: ")
+            if isinstance(value, list):
+                fh.write("[" + ",".join("\n " + json.dumps(v, allow_nan=False) for v in value) + "\n]")
+            else:
+                fh.write(json.dumps(value, indent=1, allow_nan=False))
+        fh.write("\n}\n")
     os.replace(tmp, path)
 
 

@@ -8,12 +8,13 @@ The reference and the comparison run here, in the parent, while the workers comp
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import resource
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from multiprocessing.connection import wait
 from types import ModuleType
 from typing import Any
@@ -27,7 +28,7 @@ from harness.inputs import make_input, make_upstream
 from harness.plan import Plan
 from harness.repro import input_code
 from harness.results import ResultWriter
-from harness.spec import ACCEPTABLE, Case
+from harness.spec import ACCEPTABLE, Case, PoolParams
 from harness.worker import error_text, serve
 
 STARTUP_TIMEOUT = 300.0
@@ -136,16 +137,22 @@ class Worker:
         if self.proc is not None:
             self.proc.join(timeout=5)
 
-    def stop(self) -> None:
-        if self.proc is None:
+    def ask_stop(self) -> None:
+        if self.conn is None:
             return
         try:
-            assert self.conn is not None
             self.conn.send(None)
         except (OSError, BrokenPipeError):
             pass
-        self.proc.join(timeout=5)
-        self.kill()
+
+    def stop(self) -> None:
+        self.ask_stop()
+        self.join()
+
+    def join(self) -> None:
+        if self.proc is not None:
+            self.proc.join(timeout=5)
+            self.kill()
 
 
 @dataclass
@@ -194,9 +201,12 @@ class Runner:
         self.done = self.failing = 0
         self.ready_seconds: dict[str, float] = {}
         # Seconds spent in each harness stage (the benchmark's breakdown).
-        self.timings = {"startup": 0.0, "inputs": 0.0, "reference": 0.0, "plan": 0.0, "compare": 0.0,
-                        "serialise": 0.0}
+        # Parent CPU seconds in each harness stage (the benchmark's breakdown); CPU, not wall time,
+        # so time the parent spends descheduled while workers compute is not counted as overhead.
+        self.timings = {"startup": 0.0, "inputs": 0.0, "reference": 0.0, "plan": 0.0, "ipc": 0.0,
+                        "compare": 0.0, "serialise": 0.0}
         self.started = time.time()
+        self.cpu_started = _cpu_seconds()
         self._next_task = 0
 
     # ------------------------------------------------------------ lifecycle
@@ -205,17 +215,8 @@ class Runner:
         with self._clock("startup"):
             self._start_workers()
 
-    def _clock(self, stage: str) -> Any:
-        runner = self
-
-        class _Clock:
-            def __enter__(self) -> None:
-                self.t = time.perf_counter()
-
-            def __exit__(self, *exc: object) -> None:
-                runner.timings[stage] += time.perf_counter() - self.t
-
-        return _Clock()
+    def _clock(self, stage: str) -> _Clock:
+        return _Clock(self.timings, stage)
 
     def _start_workers(self) -> None:
         """Spawn every worker; each framework gets work as soon as its own worker is ready, so a
@@ -238,9 +239,11 @@ class Runner:
             self.probes.setdefault(fw, probe)
 
     def stop_workers(self) -> None:
-        for pool in self.pools.values():
-            for w in pool:
-                w.stop()
+        workers = [w for pool in self.pools.values() for w in pool]
+        for w in workers:  # all told first, so they exit together
+            w.ask_stop()
+        for w in workers:
+            w.join()
 
     def meta(self) -> dict[str, Any]:
         fws = {}
@@ -263,6 +266,7 @@ class Runner:
             "case_count": len(self.cases),
             "timings": dict(self.timings),
             "ready_seconds": dict(self.ready_seconds),
+            "cpu_seconds": _cpu_seconds() - self.cpu_started,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "rss_mb": _current_rss_mb(),
         }
@@ -381,7 +385,8 @@ class Runner:
             return
         assert w.conn is not None
         try:
-            w.conn.send(msg)
+            with self._clock("ipc"):
+                w.conn.send(msg)
         except (OSError, BrokenPipeError):
             self._crashed(w, f"worker died ({w.exit_cause()})")
 
@@ -413,7 +418,8 @@ class Runner:
                 continue
             if w.conn in ready:
                 try:
-                    kind, _task_id, payload = w.conn.recv()  # type: ignore[union-attr]
+                    with self._clock("ipc"):
+                        kind, _task_id, payload = w.conn.recv()  # type: ignore[union-attr]
                 except (EOFError, OSError):
                     finished += self._crashed(w, f"worker crashed ({w.exit_cause()})")
                     continue
@@ -504,6 +510,27 @@ class Runner:
         })
 
 
+class _Clock:
+    """Adds the parent's CPU seconds inside a `with` block to timings[stage]."""
+
+    __slots__ = ("timings", "stage", "t")
+
+    def __init__(self, timings: dict[str, float], stage: str) -> None:
+        self.timings, self.stage = timings, stage
+
+    def __enter__(self) -> None:
+        self.t = time.process_time()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timings[self.stage] += time.process_time() - self.t
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _current_rss_mb() -> float | None:
     """Resident memory now (Linux /proc), to tell the runner's steady state from load peaks."""
     try:
@@ -514,11 +541,17 @@ def _current_rss_mb() -> float | None:
 
 
 def params_dict(case: Case) -> dict[str, Any]:
-    """The parameters after defaults, as plain JSON."""
-    from dataclasses import asdict
+    """The parameters after defaults, as plain JSON (shared between cases: do not modify)."""
+    return _params_json(case.params)
 
-    out = asdict(case.params)
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+
+@functools.lru_cache(maxsize=4096)
+def _params_json(p: PoolParams) -> dict[str, Any]:
+    return {f.name: _plain(getattr(p, f.name)) for f in fields(p)}
+
+
+def _plain(v: Any) -> Any:
+    return [_plain(x) for x in v] if isinstance(v, tuple) else v
 
 
 def select_shard(cases: list[Case], shard: tuple[int, int] | None) -> tuple[list[Case], list[int]]:

@@ -84,3 +84,38 @@ def test_shape_mismatch_comes_first(tmp_path) -> None:
     ref = reference.compute(case, make_input(case.input))
     result = compare.compare(case, ref, Outcome(output=np.zeros((1, 1, 3), np.float32), dtype="float32"))
     assert result["verdict"] == "shape_mismatch" and "[1, 1, 3]" in result["reason"]
+
+
+def test_stats_all_finite_path_hand_worked() -> None:
+    # |diff| = [0, 0.5, 0.25]; tolerance 1e-6 + 0.1*|e| = [~0.1, ~0.2, ~0.4]: only index 1 fails.
+    got = np.array([1.0, 2.5, 4.25], np.float32)
+    exp = np.array([1.0, 2.0, 4.0])
+    stats = compare.diff_arrays(got, exp, 0.1, 1e-6, "float32")
+    assert (stats["mismatches"], stats["nan_mismatches"], stats["inf_mismatches"]) == (1, 0, 0)
+    assert stats["max_abs"] == 0.5 and stats["max_rel"] == 0.25
+    assert stats["max_ulp"] == 2**21  # 0.5 at exponent 1 (ulp 2**-22): 2**21 float32 steps
+    assert stats["first"] == [{"index": [1], "got": 2.5, "expected": 2.0}]
+    assert stats["worst"] == {"index": [1], "got": 2.5, "expected": 2.0}
+
+
+def test_stats_exact_with_nan_in_place_and_misplaced_infinity() -> None:
+    same = compare.diff_arrays(np.array([np.nan, 1.0], np.float32), np.array([np.nan, 1.0]), 0.0, 0.0, "float32")
+    assert (same["mismatches"], same["max_abs"], same["max_ulp"], same["worst"]) == (0, 0.0, 0.0, None)
+    inf = compare.diff_arrays(np.array([-np.inf, 1.0], np.float32), np.array([-3.0, 1.0]), 0.0, 0.0, "float32")
+    assert (inf["mismatches"], inf["inf_mismatches"], inf["max_abs"]) == (1, 1, 0.0)
+    assert inf["first"] == [{"index": [0], "got": "-inf", "expected": -3.0}]
+    ints = compare.diff_arrays(np.array([1, 5]), np.array([1.0, 2.0]), 0.0, 0.0, "int64")
+    assert (ints["mismatches"], ints["max_abs"], ints["max_ulp"]) == (1, 3.0, None)
+
+
+def test_heatmap_only_where_a_2d_output_disagrees(tmp_path) -> None:
+    case = case_from("avg_pool", [1, 1, 4, 4], {"kernel_size": 2}, tmp_path)
+    ref = reference.compute(case, make_input(case.input))
+    rounded = compare.compare(case, ref, Outcome(output=ref.output.astype(np.float32), dtype="float32"))
+    assert rounded["verdict"] == "pass" and "heatmap" not in rounded
+    wrong = ref.output.astype(np.float32)
+    wrong[0, 0, 1, 0] += 1
+    result = compare.compare(case, ref, Outcome(output=wrong, dtype="float32"))
+    assert result["verdict"] == "numeric_mismatch"
+    grid = np.array(result["heatmap"])
+    assert grid.shape == (2, 2) and abs(grid[1, 0] - 1) < 1e-6 and np.delete(grid.ravel(), 2).max() < 1e-6

@@ -70,3 +70,19 @@ def test_large_runs_page_their_details(monkeypatch) -> None:
     assert 'href="details/page-002.html#case-3"' in pages["index.html"]
     assert '<section id="case-3">' in pages["details/page-002.html"]
     assert "<section" not in pages["index.html"]
+
+
+def test_results_json_round_trips_one_record_per_line(tmp_path) -> None:
+    import json
+
+    from harness.results import write_json
+
+    doc = {"schema_version": 1, "meta": {"seed": 0, "timings": {"x": 1.5}, "events": []},
+           "cases": [{"id": "a", "yaml": "op: max_pool\n"}, {"id": "b\u00e9", "tags": []}],
+           "results": [], "extra": [[1, 2], {"k": None}]}
+    path = tmp_path / "results.json"
+    write_json(path, doc)
+    assert json.loads(path.read_text()) == doc
+    lines = path.read_text().splitlines()
+    assert sum(line.startswith(' {"id"') for line in lines) == 2  # a line per case
+    assert not (tmp_path / "results.json.tmp").exists()
