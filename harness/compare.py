@@ -39,11 +39,12 @@ def tolerance(case: Case) -> tuple[float, float]:
 
 
 def _ordered(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Map floats to integers whose difference is the distance in units in the last place."""
+    """Map floats to int64 whose difference is the distance in units in the last place
+    (+0 and -0 both map to 0)."""
     width = np.dtype(f"int{8 * dtype.itemsize}")
-    bits = a.astype(dtype).view(width).astype(np.float64)
-    top = float(np.iinfo(width).min)
-    return np.where(bits < 0, top - bits, bits)
+    bits = a.astype(dtype).view(width).astype(np.int64)
+    sign = bits >> 63  # -1 for negative floats, else 0
+    return (bits ^ (sign & int(np.iinfo(width).max))) - sign
 
 
 def diff_arrays(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float, dtype: str) -> dict[str, Any]:
@@ -80,8 +81,8 @@ def _stats(g: np.ndarray, e: np.ndarray, absdiff: np.ndarray, bad: np.ndarray | 
                              "worst": None}
     if max_abs > 0:
         scale = np.abs(e)
-        nonzero = scale != 0 if finite is None else finite & (scale != 0)
-        stats["max_rel"] = float(np.divide(absdiff, scale, out=np.zeros_like(absdiff), where=nonzero).max())
+        usable = scale != 0 if finite is None else finite & (scale != 0)
+        stats["max_rel"] = float((absdiff / np.where(usable, scale, np.inf)).max())
         if not integer:
             stats["max_ulp"] = _max_ulp(g, e, finite, dtype)
         stats["worst"] = _loc(np.unravel_index(int(absdiff.argmax()), g.shape), g, e)
@@ -97,8 +98,14 @@ def _max_ulp(g: np.ndarray, e: np.ndarray, finite: np.ndarray | None, dtype: str
     if finite is not None:
         g, e = g[finite], e[finite]
     dt = np_dtype(dtype)
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.abs(_ordered(g, dt) - _ordered(e, dt)).max())
+    with np.errstate(over="ignore", invalid="ignore"):  # float64 -> float16 of a huge value
+        a, b = _ordered(g, dt), _ordered(e, dt)
+    if dt.itemsize < 8:
+        return float(np.abs(a - b).max())
+    # float64: a distance across zero can pass 2**63; add the two magnitudes in float instead.
+    cross = (a < 0) != (b < 0)
+    same = float(np.abs(a[~cross] - b[~cross]).max(initial=0))
+    return max(same, float((np.abs(a[cross].astype(np.float64)) + np.abs(b[cross].astype(np.float64))).max(initial=0.0)))
 
 
 def _loc(index: tuple[Any, ...], g: np.ndarray, e: np.ndarray) -> dict[str, Any]:
@@ -263,8 +270,24 @@ def agreement(case: Case, outputs: dict[str, np.ndarray]) -> list[dict[str, Any]
             if x.shape != y.shape:
                 pairs.append({"a": a, "b": b, "agree": False, "detail": f"shapes {list(x.shape)} vs {list(y.shape)}"})
                 continue
+            within = _within(x, y, rtol, atol)
+            if within is not None:
+                pairs.append({"a": a, "b": b, "agree": True, "mismatches": 0, "max_abs": within, "detail": "agree"})
+                continue
             stats = diff_arrays(x, y, rtol, atol, case.input.dtype)
             detail = "agree" if not stats["mismatches"] else describe("output", stats)
             pairs.append({"a": a, "b": b, "agree": not stats["mismatches"], "mismatches": stats["mismatches"],
                           "max_abs": stats["max_abs"], "detail": detail})
     return pairs
+
+
+def _within(x: np.ndarray, y: np.ndarray, rtol: float, atol: float) -> float | None:
+    """max |x - y| when every element is finite and within tolerance of y, else None (then
+    diff_arrays says how they differ)."""
+    g, e = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = np.abs(g - e)
+    top = float(d.max()) if d.size else 0.0
+    if top == 0 or (np.isfinite(top) and not (d > atol + rtol * np.abs(e)).any()):
+        return top
+    return None

@@ -10,7 +10,8 @@ import numpy as np
 from harness.inputs import make_input
 from harness.spec import Case
 
-MAX_LITERAL = 256  # elements; larger inputs are rebuilt from their generator
+MAX_LITERAL = 256  # elements: larger inputs are rebuilt from their generator
+SMALL = 32  # elements: generated inputs up to this size are written out, to be read at a glance
 
 
 def input_code(case: Case, x: np.ndarray | None = None) -> str:
@@ -19,7 +20,7 @@ def input_code(case: Case, x: np.ndarray | None = None) -> str:
     dtype = "ml_dtypes.bfloat16" if spec.dtype == "bfloat16" else f"np.{spec.dtype}"
     head = "import numpy as np\n" + ("import ml_dtypes\n" if spec.dtype == "bfloat16" else "")
     x = make_input(spec) if x is None else x
-    if x.size <= MAX_LITERAL:
+    if x.size <= MAX_LITERAL and (spec.values is not None or spec.inject or x.size <= SMALL):
         # json renders floats exactly (shortest round-trip repr) and fast; NaN/Infinity -> NumPy names
         values = json.dumps(x.astype(np.float64).tolist()).replace("NaN", "np.nan").replace("Infinity", "np.inf")
         return f"{head}x_np = np.array({values}, dtype={dtype})  # shape {list(x.shape)}, channels-first\n"

@@ -29,9 +29,13 @@ from harness.plan import Plan
 from harness.repro import input_code
 from harness.results import ResultWriter
 from harness.spec import ACCEPTABLE, Case, PoolParams
-from harness.worker import error_text, serve
+from harness.worker import error_text, pack, serve
 
 STARTUP_TIMEOUT = 300.0
+INITIAL_BATCH = 4  # cases per message until a framework's speed is known
+MAX_BATCH = 32
+BATCH_SECONDS = 0.02
+MAX_ATTEMPTS = 3
 
 
 class Worker:
@@ -40,10 +44,10 @@ class Worker:
     def __init__(self, spec: adapters.AdapterSpec, isolated: bool, env: dict[str, str] | None = None) -> None:
         self.spec, self.isolated = spec, isolated
         self.env = {**(env or {}), **spec.env}
-        # Tasks sent and not yet answered, oldest first: the head is the one running. A second
-        # task waits in the pipe so the worker never idles while the parent compares results.
-        self.tasks: deque[Task] = deque()
-        self.deadline = 0.0
+        # Batches sent and not yet answered (with the time each was sent), oldest first: the head
+        # is the one running. A second waits in the pipe so the worker never idles while the
+        # parent compares results.
+        self.batches: deque[tuple[float, list[Task]]] = deque()
         self.restarts = 0
         self._ctx = multiprocessing.get_context("spawn")
         self.start()
@@ -52,15 +56,27 @@ class Worker:
     def depth(self) -> int:
         return 2 if self.isolated else 1
 
+    def in_flight(self) -> list[Task]:
+        return [t for _, batch in self.batches for t in batch]
+
+    def running(self) -> int:
+        """The id of the task the worker is running now (0: between tasks)."""
+        return int(self.progress[0])
+
+    def deadline(self, timeout: float) -> float:
+        """When the running task (or the head batch, if the worker has not started it) times out."""
+        return max(self.progress[1], self.batches[0][0] if self.batches else 0.0) + timeout
+
     def start(self) -> None:
-        self.tasks = deque()
+        self.batches = deque()
         self.probe: Probe | str | None = None  # None while the worker is still importing
         self.started = time.monotonic()
+        self.progress = self._ctx.RawArray("d", 2)  # [running task id, monotonic start]: see worker.py
         if not self.isolated:
             self.proc, self.conn = None, None
             return
         self.conn, child = self._ctx.Pipe()
-        self.proc = self._ctx.Process(target=serve, args=(child, self.spec.module, self.env),
+        self.proc = self._ctx.Process(target=serve, args=(child, self.spec.module, self.env, self.progress),
                                       daemon=True, name=f"pool-parity-{self.spec.name}")
         self.proc.start()
         child.close()
@@ -119,9 +135,9 @@ class Worker:
                 return None, error_text(exc)
         assert self.conn is not None
         try:
-            self.conn.send((0, case, plan, x, device, upstream))
+            self.conn.send([(1, pack(case, x, upstream), plan, device)])
             if self.conn.poll(timeout):
-                kind, _, payload = self.conn.recv()
+                [(kind, _, payload)] = self.conn.recv()
                 return (payload, None) if kind == "ok" else (None, str(payload))
             cause = f"timed out after {timeout:g}s (worker killed)"
         except (EOFError, OSError):
@@ -163,6 +179,7 @@ class Task:
     device: str
     plan: Plan
     record: dict[str, Any]
+    attempts: int = 0  # times a worker died while this task was in flight but not running
 
 
 @dataclass
@@ -175,6 +192,13 @@ class CaseState:
     pending: int = 0
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     verdicts: list[str] = field(default_factory=list)
+    _packed: bytes | None = None
+
+    def packed(self) -> bytes:
+        """Case, input and upstream as the workers receive them (pickled once for all)."""
+        if self._packed is None:
+            self._packed = pack(self.case, self.x, self.upstream)
+        return self._packed
 
 
 @dataclass
@@ -208,6 +232,7 @@ class Runner:
         self.started = time.time()
         self.cpu_started = _cpu_seconds()
         self._next_task = 0
+        self._fw_time: dict[str, tuple[int, float]] = {}  # framework: (outcomes, their seconds)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -283,7 +308,7 @@ class Runner:
             while pending and open_cases < window:
                 open_cases += self._open(pending.popleft())
             finished = self._dispatch()
-            waiting = [w for pool in self.pools.values() for w in pool if w.tasks or w.probe is None]
+            waiting = [w for pool in self.pools.values() for w in pool if w.batches or w.probe is None]
             if waiting:
                 finished += self._collect(waiting)
             for state in finished:
@@ -361,14 +386,30 @@ class Runner:
                     finished += self._settle(queue.popleft(), "error", why)
                 continue
             for w in pool:
-                while queue and w.probe is not None and len(w.tasks) < w.depth:
-                    task = queue.popleft()
-                    if task.device not in probe.devices:
-                        finished += self._settle(task, "skipped", f"no {task.device} device visible to {fw}")
-                        continue
-                    task.record["device_name"] = probe.devices[task.device]
-                    self._send(w, task)
+                while queue and w.probe is not None and len(w.batches) < w.depth:
+                    if queue[0].attempts and w.batches:  # a retried task runs alone, on an idle worker
+                        break
+                    batch: list[Task] = []
+                    while queue and len(batch) < self._batch_size(fw) and not (batch and queue[0].attempts):
+                        task = queue.popleft()
+                        if task.device not in probe.devices:
+                            finished += self._settle(task, "skipped", f"no {task.device} device visible to {fw}")
+                            continue
+                        task.record["device_name"] = probe.devices[task.device]
+                        batch.append(task)
+                        if task.attempts:
+                            break
+                    if batch:
+                        finished += self._send(w, batch)
         return finished
+
+    def _batch_size(self, fw: str) -> int:
+        """Cases per message: about BATCH_SECONDS of the framework's own time (by its average so
+        far), so pipe round trips stop mattering while one slow case never holds many back."""
+        count, seconds = self._fw_time.get(fw, (0, 0.0))
+        if not count or not self.config.isolation:
+            return 1 if not self.config.isolation else INITIAL_BATCH
+        return max(1, min(MAX_BATCH, int(BATCH_SECONDS * count / max(seconds, 1e-9))))
 
     def _settle(self, task: Task, verdict: str, reason: str) -> list[CaseState]:
         """A task that never reaches a worker: its result is the verdict given."""
@@ -376,36 +417,35 @@ class Runner:
         task.state.pending -= 1
         return [task.state] if task.state.pending == 0 else []
 
-    def _send(self, w: Worker, task: Task) -> None:
-        msg = (task.id, task.state.case, task.plan, task.state.x, task.device, task.state.upstream)
-        w.tasks.append(task)
-        if len(w.tasks) == 1:
-            w.deadline = time.monotonic() + self.config.case_timeout
+    def _send(self, w: Worker, batch: list[Task]) -> list[CaseState]:
+        w.batches.append((time.monotonic(), batch))
         if not w.isolated:
-            return
+            return []
         assert w.conn is not None
         try:
             with self._clock("ipc"):
-                w.conn.send(msg)
+                w.conn.send([(t.id, t.state.packed(), t.plan, t.device) for t in batch])
         except (OSError, BrokenPipeError):
-            self._crashed(w, f"worker died ({w.exit_cause()})")
+            return self._crashed(w, f"worker died ({w.exit_cause()})")
+        return []
 
     def _collect(self, busy: list[Worker]) -> list[CaseState]:
         finished: list[CaseState] = []
         inproc = [w for w in busy if not w.isolated]
         for w in inproc:
-            task = w.tasks[0]
-            try:
-                outcome = self.modules[task.framework].execute(
-                    task.state.case, task.plan, task.state.x, task.device, task.state.upstream)
-                finished += self._complete(w, outcome, None)
-            except Exception as exc:  # noqa: BLE001
-                finished += self._complete(w, None, error_text(exc))
+            for task in w.batches.popleft()[1]:
+                try:
+                    outcome = self.modules[task.framework].execute(
+                        task.state.case, task.plan, task.state.x, task.device, task.state.upstream)
+                    finished += self._result(task, outcome, None)
+                except Exception as exc:  # noqa: BLE001
+                    finished += self._result(task, None, error_text(exc))
         procs = [w for w in busy if w.isolated]
         if not procs:
             return finished
         now = time.monotonic()
-        deadlines = [w.started + STARTUP_TIMEOUT if w.probe is None else w.deadline for w in procs]
+        case_timeout = self.config.case_timeout
+        deadlines = [w.started + STARTUP_TIMEOUT if w.probe is None else w.deadline(case_timeout) for w in procs]
         timeout = max(0.0, min(deadlines) - now)
         ready = wait([w.conn for w in procs], timeout=timeout)  # type: ignore[misc]
         for w in procs:
@@ -419,23 +459,35 @@ class Runner:
             if w.conn in ready:
                 try:
                     with self._clock("ipc"):
-                        kind, _task_id, payload = w.conn.recv()  # type: ignore[union-attr]
+                        replies = w.conn.recv()  # type: ignore[union-attr]
                 except (EOFError, OSError):
                     finished += self._crashed(w, f"worker crashed ({w.exit_cause()})")
                     continue
-                finished += self._complete(w, payload if kind == "ok" else None,
-                                           None if kind == "ok" else str(payload))
-            elif time.monotonic() >= w.deadline:
-                finished += self._crashed(w, f"timed out after {self.config.case_timeout:g}s (worker killed)")
+                finished += self._complete(w, replies)
+            elif time.monotonic() >= w.deadline(case_timeout):
+                finished += self._crashed(w, f"timed out after {case_timeout:g}s (worker killed)")
         return finished
 
     def _crashed(self, w: Worker, cause: str) -> list[CaseState]:
-        task = w.tasks.popleft() if w.tasks else None
-        # Tasks queued behind the one that was running go back to the framework's queue.
-        self.queues[w.spec.name].extendleft(reversed(w.tasks))
+        """The worker died or hung: the task it was running gets the error; the others in flight
+        (answered or not: a batch's answers come together) go back to the queue, and a task that
+        was in flight through MAX_ATTEMPTS deaths without ever being the one running gets it too."""
+        running, in_flight = w.running(), w.in_flight()
+        task = next((t for t in in_flight if t.id == running), None)
+        finished: list[CaseState] = []
+        again = []
+        for t in in_flight:
+            if t is task:
+                continue
+            t.attempts += 1
+            if t.attempts < MAX_ATTEMPTS:
+                again.append(t)
+            else:
+                finished += self._result(t, None, f"{cause}, {t.attempts} times with this case in flight")
+        self.queues[w.spec.name].extendleft(reversed(again))
         w.kill()
         w.restarts += 1
-        label = f"{task.framework}/{task.device}: case {task.state.case.id}" if task else w.spec.name
+        label = f"{task.framework}/{task.device}: case {task.state.case.id}" if task else f"{w.spec.name} (between cases)"
         self.events.append(f"{label}: {cause}; worker restarted")
         w.start()
         probe = w.ready()
@@ -443,14 +495,23 @@ class Runner:
             self.events.append(f"{w.spec.name}: restart failed: {probe}")
             self.pools[w.spec.name] = [x for x in self.pools[w.spec.name] if x is not w]
         if task is None:
-            return []
-        return self._result(task, None, cause)
+            return finished
+        return finished + self._result(task, None, cause)
 
-    def _complete(self, w: Worker, outcome: Any, error: str | None) -> list[CaseState]:
-        task = w.tasks.popleft()
-        if w.tasks:
-            w.deadline = time.monotonic() + self.config.case_timeout
-        return self._result(task, outcome, error)
+    def _complete(self, w: Worker, replies: list[tuple[str, int, Any]]) -> list[CaseState]:
+        """A batch's answers, in the order sent."""
+        _, batch = w.batches.popleft()
+        by_id = {t.id: t for t in batch}
+        finished: list[CaseState] = []
+        count, seconds = self._fw_time.get(w.spec.name, (0, 0.0))
+        for kind, task_id, payload in replies:
+            if kind == "ok":
+                count, seconds = count + 1, seconds + payload.seconds
+                finished += self._result(by_id[task_id], payload, None)
+            else:
+                finished += self._result(by_id[task_id], None, str(payload))
+        self._fw_time[w.spec.name] = (count, seconds)
+        return finished
 
     def _result(self, task: Task, outcome: Any, error: str | None) -> list[CaseState]:
         state, record = task.state, task.record

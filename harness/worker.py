@@ -1,14 +1,20 @@
 """The worker process loop: import one adapter (and its framework) once, serve many cases.
 
-Messages in: (task_id, case, plan, x, device, upstream) or None to stop.
-Messages out: ("ready", Probe) | ("probe_error", text) | ("ok", task_id, Outcome) |
-("error", task_id, text).
+Messages in: a batch [(task_id, pack(case, x, upstream), plan, device), ...] or None to stop
+(a case goes to every framework's worker: it is pickled once).
+Messages out: ("ready", Probe) | ("probe_error", text) once, then a list per batch of
+("ok", task_id, Outcome) | ("error", task_id, text). Batches keep pipe traffic (and the process
+wake-ups it costs) to one round trip per few cases. While a task runs, `progress` (shared
+memory: [task id, time.monotonic() it started]) says which one, so a crash or hang in the middle
+of a batch is charged to that case alone.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import pickle
+import time
 import traceback
 from typing import Any
 
@@ -21,7 +27,11 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 
-def serve(conn: Any, module: str, env: dict[str, str]) -> None:
+def pack(case: Any, x: Any, upstream: Any) -> bytes:
+    return pickle.dumps((case, x, upstream), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def serve(conn: Any, module: str, env: dict[str, str], progress: Any) -> None:
     os.environ.update(env)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's start-up chatter hides progress
     try:
@@ -32,17 +42,23 @@ def serve(conn: Any, module: str, env: dict[str, str]) -> None:
         return
     while True:
         try:
-            msg = conn.recv()
+            batch = conn.recv()
         except (EOFError, KeyboardInterrupt):
             return
-        if msg is None:  # skip interpreter teardown: TensorFlow's takes seconds and saves nothing
+        if batch is None:  # skip interpreter teardown: TensorFlow's takes seconds and saves nothing
             conn.close()
             os._exit(0)
-        task_id, case, plan, x, device, upstream = msg
-        try:
-            outcome = adapter.execute(case, plan, x, device, upstream)
-            conn.send(("ok", task_id, outcome))
-        except Exception as exc:  # noqa: BLE001 - framework errors become results
-            if os.environ.get("POOL_PARITY_DEBUG"):
-                traceback.print_exc()
-            conn.send(("error", task_id, error_text(exc)))
+        replies = []
+        for task_id, packed, plan, device in batch:
+            progress[1] = time.monotonic()
+            progress[0] = task_id
+            try:
+                case, x, upstream = pickle.loads(packed)
+                replies.append(("ok", task_id, adapter.execute(case, plan, x, device, upstream)))
+            except Exception as exc:  # noqa: BLE001 - framework errors become results
+                if os.environ.get("POOL_PARITY_DEBUG"):
+                    traceback.print_exc()
+                replies.append(("error", task_id, error_text(exc)))
+        progress[0] = 0
+        progress[1] = time.monotonic()
+        conn.send(replies)

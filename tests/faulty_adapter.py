@@ -1,7 +1,8 @@
 """A deliberately faulty adapter for runner tests: behaviour picked by the case's tags.
 
 tags: crash -> the process aborts; hang -> sleeps forever; raise -> ValueError;
-wrong -> returns zeros; otherwise returns the reference (a correct framework).
+wrong -> returns zeros; unpicklable -> an answer the worker cannot send back (it dies between
+cases); otherwise returns the reference (a correct framework).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def execute(case: Case, plan: Plan, x, device: str, upstream=None) -> Outcome:
         time.sleep(3600)
     if "raise" in case.tags:
         raise ValueError("faulty adapter refuses this case")
+    if "unpicklable" in case.tags:
+        return Outcome(output=x, dtype=lambda: "no")  # type: ignore[arg-type]
     ref = reference.compute(case, x, upstream)
     out = ref.output * 0 if "wrong" in case.tags else ref.output
     return Outcome(output=out.astype(x.dtype), indices=ref.indices,

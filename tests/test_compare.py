@@ -119,3 +119,25 @@ def test_heatmap_only_where_a_2d_output_disagrees(tmp_path) -> None:
     assert result["verdict"] == "numeric_mismatch"
     grid = np.array(result["heatmap"])
     assert grid.shape == (2, 2) and abs(grid[1, 0] - 1) < 1e-6 and np.delete(grid.ravel(), 2).max() < 1e-6
+
+
+def test_ulp_distance_is_exact_for_float64_and_across_zero() -> None:
+    three = np.array([3.0])
+    assert compare.diff_arrays(np.nextafter(three, 4.0), three, 0.0, 0.0, "float64")["max_ulp"] == 1.0
+    tiny = np.array([5e-324])  # the smallest float64 subnormal: -tiny to +tiny is 2 steps (through 0)
+    assert compare.diff_arrays(-tiny, tiny, 0.0, 0.0, "float64")["max_ulp"] == 2.0
+    assert compare.diff_arrays(np.array([-0.0]), np.array([0.0]), 0.0, 0.0, "float32")["max_ulp"] == 0.0
+    half = np.array([1.0], np.float16)
+    assert compare.diff_arrays(np.nextafter(half, np.float16(2)), half, 0.0, 0.0, "float16")["max_ulp"] == 1.0
+
+
+def test_pairwise_agreement(tmp_path) -> None:
+    case = case_from("avg_pool", [1, 1, 4], {"kernel_size": 2}, tmp_path)  # float32: rtol 1e-5, atol 1e-6
+    base = np.array([[[1.0, np.nan, 3.0]]], np.float32)
+    outputs = {"a": base, "b": base + np.float32([[[0, 0, 1e-6]]]), "c": base + np.float32([[[0.5, 0, 0]]]),
+               "d": base[..., :2]}
+    pairs = {(p["a"], p["b"]): p for p in compare.agreement(case, outputs)}
+    assert pairs["a", "b"]["agree"] and 0 < pairs["a", "b"]["max_abs"] < 1e-5
+    assert not pairs["a", "c"]["agree"] and pairs["a", "c"]["mismatches"] == 1 and pairs["a", "c"]["max_abs"] == 0.5
+    assert "1/3 elements differ" in pairs["a", "c"]["detail"]
+    assert not pairs["a", "d"]["agree"] and pairs["a", "d"]["detail"] == "shapes [1, 1, 3] vs [1, 1, 2]"

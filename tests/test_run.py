@@ -57,6 +57,20 @@ def test_crash_and_hang_cost_only_their_case(tmp_path: Path) -> None:
     assert "worker restarted" in report
 
 
+def test_death_between_cases_is_charged_to_the_case_that_causes_it(tmp_path: Path) -> None:
+    # The worker dies sending its batch's answers (no case running): everything in flight is
+    # retried, retried cases run one at a time, and only the case that kills it ends in error.
+    cases = suite(tmp_path, ["ok", "ok", "unpicklable", "ok", "ok", "ok"])
+    code, doc = run(tmp_path, cases)
+    v = verdicts(doc)
+    assert code == 1
+    assert v == {"c0-ok": "pass", "c1-ok": "pass", "c2-unpicklable": "error", "c3-ok": "pass", "c4-ok": "pass",
+                 "c5-ok": "pass"}
+    reason = {r["case_id"]: r["reason"] for r in doc["results"]}["c2-unpicklable"]
+    assert "worker crashed" in reason and "3 times" in reason
+    assert all("between cases" in e for e in doc["meta"]["events"]), doc["meta"]["events"]
+
+
 def test_wrong_answer_is_a_numeric_mismatch_and_exit_1(tmp_path: Path) -> None:
     code, doc = run(tmp_path, suite(tmp_path, ["ok", "wrong"]))
     assert code == 1 and verdicts(doc)["c1-wrong"] == "numeric_mismatch"
