@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness.errors import CaseError, CaseErrors, HarnessError
-from harness.load import read_file
+from harness.load import RawCase, read_file
 from harness.normalise import normalise
 from harness.spec import Case
 
@@ -25,18 +27,27 @@ def case_files(paths: list[str] | tuple[str, ...]) -> list[Path]:
 
 
 def load_cases(paths: list[str] | tuple[str, ...] = (), run_seed: int = 0) -> list[Case]:
-    """Load, validate and expand every case; all problems are raised together."""
-    raws, errors = [], []
-    for f in case_files(paths):
-        try:
-            raws.extend(read_file(f))
-        except CaseErrors as exc:
-            errors.extend(exc.errors)
+    """Load, validate and expand every case, streaming (a case's parse is garbage before the
+    next is read); all problems are raised together."""
+    errors: list[CaseError] = []
+
+    def raws() -> Iterator[RawCase]:
+        for f in case_files(paths):
+            try:
+                yield from read_file(f)
+            except CaseErrors as exc:
+                errors.extend(exc.errors)
+
+    collecting = gc.isenabled()
+    gc.disable()  # loading makes no cycles; the collector's passes over the growing list cost more than the parse
     try:
-        cases = normalise(raws, run_seed)
+        cases = normalise(raws(), run_seed)
     except CaseErrors as exc:
         errors.extend(exc.errors)
         cases = []
+    finally:
+        if collecting:
+            gc.enable()
     if errors:
         raise CaseErrors(errors)
     return cases

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from harness.errors import CaseError, CaseErrors
 
@@ -34,13 +39,21 @@ class _DuplicateKey(Exception):
         self.key, self.line = key, line
 
 
-# libyaml's parser when PyYAML has it (several times faster and leaner on large suites); both
-# are safe loaders: no object construction.
-_SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if hasattr(yaml, "CSafeLoader"):  # libyaml parses; nodes are composed in Python one case at a time
+    from yaml._yaml import CParser
 
+    class _Loader(CParser, Composer, SafeConstructor, Resolver):  # type: ignore[misc]
+        """A safe loader (no object construction) whose mappings are Nodes; duplicate keys fail."""
 
-class _Loader(_SafeBase):  # type: ignore[misc]
-    """A safe loader whose mappings are Nodes; duplicate keys fail."""
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+else:  # pragma: no cover - PyYAML without libyaml
+
+    class _Loader(yaml.SafeLoader):  # type: ignore[no-redef]
+        """A safe loader whose mappings are Nodes; duplicate keys fail."""
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> Node:
@@ -81,53 +94,109 @@ def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def read_file(path: Path) -> list[RawCase]:
-    """Parse one file into RawCases; structural problems raise CaseErrors."""
+def read_file(path: Path) -> Iterator[RawCase]:
+    """Parse one file into RawCases, a case at a time (memory stays flat however long the file);
+    structural problems are raised together as CaseErrors once the file has been read."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CaseErrors([CaseError(name, None, None, None, f"cannot read: {exc.strerror}")]) from None
+    errors: list[CaseError] = []
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        yield from _read(name, text, errors)
     except _DuplicateKey as exc:
-        raise CaseErrors([CaseError(name, exc.line, None, exc.key, "duplicate key")]) from None
+        errors.append(CaseError(name, exc.line, None, exc.key, "duplicate key"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CaseErrors([CaseError(name, line, None, None, f"invalid YAML: {problem}")]) from None
-    if not isinstance(doc, Node) or "cases" not in doc:
-        raise CaseErrors([CaseError(name, 1, None, "cases", "file must be a mapping with a 'cases:' list")])
-    errors = [
-        CaseError(name, doc.line_of(k), None, str(k), f"unknown top-level key{suggest(str(k), ['cases', 'defaults'])}")
-        for k in doc
-        if k not in ("cases", "defaults")
-    ]
-    cases = doc["cases"]
-    if not isinstance(cases, list):
-        errors.append(CaseError(name, doc.line_of("cases"), None, "cases", "must be a list of cases"))
-        raise CaseErrors(errors)
-    defaults = doc.get("defaults") or Node()
-    if not isinstance(defaults, Node):
-        errors.append(CaseError(name, doc.line_of("defaults"), None, "defaults", "must be a mapping"))
-        defaults = Node()
-    lines = text.splitlines()
-    starts = [c.line if isinstance(c, Node) else 0 for c in cases] + [len(lines) + 1]
-    raw: list[RawCase] = []
-    for i, item in enumerate(cases):
-        if not isinstance(item, Node):
-            errors.append(CaseError(name, doc.line_of("cases"), None, f"cases[{i}]", "each case must be a mapping"))
-            continue
-        snippet = "\n".join(lines[starts[i] - 1 : starts[i + 1] - 1]).rstrip()
-        merged = _merge(defaults, item)
-        try:
-            raw.extend(_expand(name, merged, snippet))
-        except CaseError as exc:
-            errors.append(exc)
+        errors.append(CaseError(name, line, None, None, f"invalid YAML: {problem}"))
     if errors:
         raise CaseErrors(errors)
-    return raw
+
+
+_DEFAULTS_LATER = re.compile(r"^defaults\s*:", re.MULTILINE)
+_NOT_A_FILE = "file must be a mapping with a 'cases:' list"
+
+
+def _read(name: str, text: str, errors: list[CaseError]) -> Iterator[RawCase]:
+    """Walk the top-level mapping by events; compose and yield the items of `cases:` one by one."""
+    loader = _Loader(text)
+    loader.get_event()  # stream start
+    if loader.check_event(yaml.DocumentStartEvent):
+        loader.get_event()
+    if not loader.check_event(yaml.MappingStartEvent):
+        errors.append(CaseError(name, 1, None, "cases", _NOT_A_FILE))
+        return
+    loader.get_event()
+    lines = text.splitlines()
+    defaults, seen_cases = Node(), False
+    held: list[tuple[int, list[tuple[int, Any, int]]]] = []  # case lists read before `defaults:`
+    while not loader.check_event(yaml.MappingEndEvent):
+        key_node = loader.compose_node(None, None)
+        key, key_line = loader.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+        if key == "cases" and loader.check_event(yaml.SequenceStartEvent):
+            seen_cases = True
+            hold = _DEFAULTS_LATER.search(text, key_node.end_mark.index) is not None
+            items = _items(loader)
+            if hold:
+                held.append((key_line, list(items)))
+            else:
+                yield from _expand_items(name, key_line, defaults, items, lines, errors)
+            continue
+        value = loader.construct_document(loader.compose_node(None, None))
+        if key == "cases":
+            seen_cases = True
+            errors.append(CaseError(name, key_line, None, "cases", "must be a list of cases"))
+        elif key == "defaults":
+            if isinstance(value, Node):
+                defaults = value
+            elif value is not None:
+                errors.append(CaseError(name, key_line, None, "defaults", "must be a mapping"))
+        else:
+            errors.append(CaseError(name, key_line, None, str(key),
+                                    f"unknown top-level key{suggest(str(key), ['cases', 'defaults'])}"))
+    for key_line, later in held:
+        yield from _expand_items(name, key_line, defaults, iter(later), lines, errors)
+    loader.get_event()  # mapping end
+    loader.get_event()  # document end
+    if not loader.check_event(yaml.StreamEndEvent):
+        errors.append(CaseError(name, loader.peek_event().start_mark.line + 1, None, None,
+                                "invalid YAML: expected a single document"))
+    if not seen_cases:  # then that is the one thing to say
+        errors[:] = [CaseError(name, 1, None, "cases", _NOT_A_FILE)]
+
+
+def _items(loader: Any) -> Iterator[tuple[int, Any, int]]:
+    """(index, constructed item, line where its text ends) for each item of the sequence the
+    loader is at; an item's text runs to where the next one starts."""
+    loader.get_event()  # sequence start
+    prev: tuple[int, Any] | None = None
+    i = 0
+    while not loader.check_event(yaml.SequenceEndEvent):
+        node = loader.compose_node(None, None)
+        start = node.start_mark.line + 1
+        if prev is not None:
+            yield (*prev, start)
+        prev = (i, loader.construct_document(node))
+        i += 1
+    end = loader.get_event().end_mark
+    if prev is not None:  # the last one: to the end of the list (and its line, if the list ends mid-line)
+        yield (*prev, end.line + 1 + (1 if end.column else 0))
+
+
+def _expand_items(name: str, cases_line: int, defaults: Node, items: Iterable[tuple[int, Any, int]],
+                  lines: list[str], errors: list[CaseError]) -> Iterator[RawCase]:
+    for i, item, next_start in items:
+        if not isinstance(item, Node):
+            errors.append(CaseError(name, cases_line, None, f"cases[{i}]", "each case must be a mapping"))
+            continue
+        snippet = "\n".join(lines[item.line - 1 : next_start - 1]).rstrip()
+        try:
+            yield from _expand(name, _merge(defaults, item), snippet)
+        except CaseError as exc:
+            errors.append(exc)
 
 
 def _merge(defaults: Node, item: Node) -> Node:

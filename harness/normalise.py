@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -110,11 +111,11 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def normalise(raws: list[RawCase], run_seed: int = 0) -> list[Case]:
+def normalise(raws: Iterable[RawCase], run_seed: int = 0) -> list[Case]:
     """Validate and normalise; duplicate ids across files are errors naming both places."""
     cases: list[Case] = []
     errors: list[CaseError] = []
-    seen: dict[str, RawCase] = {}
+    seen: dict[str, tuple[str, int]] = {}  # id: where (not the RawCase: its parse is let go)
     for raw in raws:
         check = _Checker(raw)
         try:
@@ -127,11 +128,10 @@ def normalise(raws: list[RawCase], run_seed: int = 0) -> list[Case]:
         first = seen.get(case.id)
         if first is not None:
             errors.append(
-                CaseError(raw.path, raw.id_line, case.id, "id",
-                          f"duplicate id, first defined at {first.path}:{first.id_line}")
+                CaseError(raw.path, raw.id_line, case.id, "id", f"duplicate id, first defined at {first[0]}:{first[1]}")
             )
             continue
-        seen[case.id] = raw
+        seen[case.id] = (raw.path, raw.id_line)
         cases.append(case)
     if errors:
         raise CaseErrors(errors)

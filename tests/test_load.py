@@ -180,3 +180,39 @@ def test_file_defaults_merge_into_cases(tmp_path: Path) -> None:
 def test_shipped_cases_validate() -> None:
     cases = load_cases(["cases"])
     assert len(cases) >= 17
+
+
+def test_streamed_file_keeps_anchors_late_defaults_lines_and_case_text(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        cases:
+          - id: first
+            op: max_pool
+            input: &shared {shape: [1, 1, 4, 4], generator: {kind: randn, seed: 1}}
+            params: {kernel_size: 2}
+          # a comment between cases
+          - {id: second, op: avg_pool, input: *shared, params: {kernel_size: 3}}
+          - id: third
+            op: max_pool
+            input: *shared
+        defaults:
+          params: {kernel_size: 2, stride: 1}
+        """)
+    first, second, third = load_cases([str(path)])
+    assert first.input == second.input == third.input
+    assert (first.params.stride, second.params.kernel_size, third.params.kernel_size) == ((1, 1), (3, 3), (2, 2))
+    assert (first.source.line, second.source.line, third.source.line) == (2, 7, 8)
+    assert first.yaml_text.splitlines()[0] == "  - id: first" and first.yaml_text.endswith("# a comment between cases")
+    assert second.yaml_text == "  - {id: second, op: avg_pool, input: *shared, params: {kernel_size: 3}}"
+    assert third.yaml_text.splitlines() == ["  - id: third", "    op: max_pool", "    input: *shared"]
+
+
+def test_errors_deep_in_a_long_file_name_their_line(tmp_path: Path) -> None:
+    body = "".join(f"  - {{id: c{i}, op: max_pool, {GOOD_INPUT}, params: {{kernel_size: 2}}}}\n" for i in range(500))
+    body += "  - {id: bad, op: max_pool, " + GOOD_INPUT + ", params: {kernel_size: 2, stride: 0}}\n"
+    errors = errors_of(tmp_path, "cases:\n" + body)
+    assert len(errors) == 1 and "c.yaml:502:" in errors[0] and "case 'bad'" in errors[0]
+
+
+def test_two_documents_are_refused(tmp_path: Path) -> None:
+    errors = errors_of(tmp_path, "cases: []\n---\ncases: []\n")
+    assert len(errors) == 1 and "c.yaml:2:" in errors[0] and "single document" in errors[0]
