@@ -157,8 +157,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         meta = runner.meta()
         meta["timings"] = {"load": load_seconds, **meta["timings"]}
         meta.update(started=started, duration=time.time() - started, complete=not interrupted)
-        doc = writer.close(meta)
-    render_all(doc, config.out)
+        stored = writer.close(meta)
+    doc = render_all(stored, config.out)
     print_summary(doc, config.out)
     if interrupted:
         print("interrupted: results so far are in the report, marked incomplete", file=sys.stderr)
@@ -234,8 +234,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     doc = merge([read_results(p) for p in args.results], allow_mismatch=args.allow_version_mismatch)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "results.json", doc)
-    render_all(doc, args.out)
-    print_summary(doc, args.out)
+    print_summary(render_all(doc, args.out), args.out)
     return EXIT_OK if all(r["verdict"] in ACCEPTABLE for r in doc["results"]) else EXIT_DISAGREE
 
 

@@ -22,17 +22,29 @@ FLUSH_SECONDS = 1.0
 
 
 class ResultWriter:
-    """Streams records to DIR/results.jsonl (and arrays to DIR/arrays.npz) as they arrive."""
+    """Streams records to DIR/results.jsonl (and arrays to DIR/arrays.npz) as they arrive,
+    remembering only where each line is and where it sorts, so that results.json and the report
+    are assembled a case at a time, in constant memory however large the run."""
 
     def __init__(self, out: Path, save_arrays: bool = False) -> None:
         out.mkdir(parents=True, exist_ok=True)
         self.out = out
-        self._jsonl = open(out / "results.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+        self._jsonl = open(out / "results.jsonl", "wb")  # noqa: SIM115
+        self._at = 0
+        self._counts: dict[str, int] = {}
+        self._index: dict[str, list[tuple[tuple[Any, ...], int, int]]] = {"case": [], "result": []}
         self._flushed = time.monotonic()
         self._npz = zipfile.ZipFile(out / "arrays.npz", "w", zipfile.ZIP_DEFLATED) if save_arrays else None
 
-    def write(self, kind: str, record: dict[str, Any]) -> None:
-        self._jsonl.write(json.dumps({"kind": kind, **record}, allow_nan=False) + "\n")
+    def write(self, kind: str, record: dict[str, Any], key: tuple[Any, ...] = ()) -> None:
+        """One record; `key` orders it in results.json ((case order,) for a case, (case order,
+        framework, device) for a result)."""
+        line = (json.dumps({"kind": kind, **record}, allow_nan=False) + "\n").encode()
+        self._jsonl.write(line)
+        self._index[kind].append((key, self._at, len(line)))
+        if kind == "result":
+            self._counts[record["verdict"]] = self._counts.get(record["verdict"], 0) + 1
+        self._at += len(line)
         now = time.monotonic()
         if now - self._flushed > FLUSH_SECONDS:  # results on disk within a second, without a syscall per line
             self._jsonl.flush()
@@ -44,34 +56,72 @@ class ResultWriter:
         with self._npz.open(key + ".npy", "w", force_zip64=True) as fh:
             np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
 
-    def close(self, meta: dict[str, Any]) -> dict[str, Any]:
-        """Assemble results.json (atomically) from the streamed lines."""
+    def close(self, meta: dict[str, Any]) -> Stored:
+        """Write results.json (atomically) from the streamed lines, without parsing them."""
         self._jsonl.close()
         if self._npz is not None:
             self._npz.close()
-        doc = assemble(self.out / "results.jsonl", meta)
-        write_json(self.out / "results.json", doc)
-        return doc
+        stored = Stored(self.out / "results.jsonl", sorted(self._index["case"], key=lambda e: e[0]),
+                        sorted(self._index["result"], key=lambda e: e[0]), {**meta, "counts": dict(sorted(self._counts.items()))})
+        stored.write_json(self.out / "results.json")
+        return stored
 
 
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+class Stored:
+    """A finished run's records, read back from results.jsonl in report order."""
+
+    def __init__(self, jsonl: Path, cases: list[tuple[tuple[Any, ...], int, int]],
+                 results: list[tuple[tuple[Any, ...], int, int]], meta: dict[str, Any]) -> None:
+        self.jsonl, self._cases, self._results, self.meta = jsonl, cases, results, meta
+        self.case_count = len(cases)
+
+    def _raw(self, index: list[tuple[tuple[Any, ...], int, int]]) -> Iterator[tuple[tuple[Any, ...], bytes]]:
+        with open(self.jsonl, "rb") as fh:
+            for key, at, size in index:
+                fh.seek(at)
+                yield key, fh.read(size)
+
+    def _parsed(self, index: list[tuple[tuple[Any, ...], int, int]]) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
+        for key, line in self._raw(index):
+            rec = json.loads(line)
+            rec.pop("kind")
+            yield key, rec
+
+    def items(self) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """(case, its results) in suite order. Results of a case that never finished (an
+        interrupted run) are in results.json but not here."""
+        results = self._parsed(self._results)
+        pending = next(results, None)
+        for key, case in self._parsed(self._cases):
+            mine = []
+            while pending is not None and pending[0][:1] <= key:
+                if pending[0][:1] == key:
+                    mine.append(pending[1])
+                pending = next(results, None)
+            yield case, mine
+
+    def write_json(self, path: Path) -> None:
+        """The layout of write_json, record lines copied as they are."""
+        tmp = path.with_suffix(".json.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(b'{\n"schema_version": %d,\n"meta": ' % SCHEMA_VERSION)
+            fh.write(json.dumps(self.meta, indent=1, allow_nan=False).encode())
+            for name, index in (("cases", self._cases), ("results", self._results)):
+                fh.write(b',\n"%s": [' % name.encode())
+                for i, (_, line) in enumerate(self._raw(index)):  # '{"kind": "case", ...}' -> '{...}'
+                    fh.write((b",\n {" if i else b"\n {") + line[line.index(b",") + 1 :].strip())
+                fh.write(b"\n]" if index else b"]")
+            fh.write(b"\n}\n")
+        os.replace(tmp, path)
 
 
-def assemble(jsonl: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    cases: list[dict[str, Any]] = []
-    results: list[dict[str, Any]] = []
-    for rec in iter_jsonl(jsonl):
-        kind = rec.pop("kind")
-        (cases if kind == "case" else results).append(rec)
-    cases.sort(key=lambda c: c["order"])
-    order = {c["id"]: c["order"] for c in cases}
-    results.sort(key=lambda r: (order.get(r["case_id"], 1 << 60), r["framework"], r["device"]))
-    meta = {**meta, "counts": count_verdicts(results)}
-    return {"schema_version": SCHEMA_VERSION, "meta": meta, "cases": cases, "results": results}
+def doc_items(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """(case, its results) from a results document held in memory."""
+    by_case: dict[str, list[dict[str, Any]]] = {}
+    for r in doc["results"]:
+        by_case.setdefault(r["case_id"], []).append(r)
+    for case in doc["cases"]:
+        yield case, by_case.get(case["id"], [])
 
 
 def count_verdicts(results: list[dict[str, Any]]) -> dict[str, int]:

@@ -547,7 +547,7 @@ class Runner:
         if final not in ACCEPTABLE:
             self.failing += 1
         with self._clock("serialise"):
-            self.writer.write("result", record)
+            self.writer.write("result", record, key=(state.order, record["framework"], record["device"]))
 
     def _finish(self, state: CaseState) -> None:
         case = state.case
@@ -568,7 +568,7 @@ class Runner:
             "params": params_dict(case), "grad": case.grad, "yaml": case.yaml_text,
             "ref_shape": list(state.ref.output.shape), "input_code": input_code(case, state.x),
             "agreement": agreement,
-        })
+        }, key=(state.order,))
 
 
 class _Clock:

@@ -57,19 +57,24 @@ def test_heatmap_is_inline_svg_scaled_to_the_worst_cell() -> None:
     assert svg.count("<rect") == 1 and 'fill="rgb(255,0,0)"' in svg and "<title>0.25</title>" in svg
 
 
-def test_large_runs_page_their_details(monkeypatch) -> None:
-    from harness.report import html
+def test_large_runs_page_their_details(monkeypatch, tmp_path) -> None:
+    import harness.report
 
-    monkeypatch.setattr(html, "PAGE_SIZE", 2)
+    monkeypatch.setattr(harness.report, "PAGE_SIZE", 2)
     doc = fixture()
     base_case, base_result = doc["cases"][0], doc["results"][0]
     doc["cases"] = [{**base_case, "id": f"c{i}", "order": i} for i in range(5)]
     doc["results"] = [{**base_result, "case_id": f"c{i}"} for i in range(5)]
-    pages = html.render_pages(doc)
+    (tmp_path / "details").mkdir()
+    (tmp_path / "details" / "page-009.html").write_text("from an earlier run")
+    summary = harness.report.render_all(doc, tmp_path)
+    pages = {str(p.relative_to(tmp_path)): p.read_text() for p in tmp_path.rglob("*.html")}
     assert sorted(pages) == ["details/page-001.html", "details/page-002.html", "details/page-003.html", "index.html"]
     assert 'href="details/page-002.html#case-3"' in pages["index.html"]
     assert '<section id="case-3">' in pages["details/page-002.html"]
     assert "<section" not in pages["index.html"]
+    assert [r["case_id"] for r in summary["results"]] == [f"c{i}" for i in range(5)]
+    assert (tmp_path / "junit.xml").read_text().count("<testcase") == 5
 
 
 def test_results_json_round_trips_one_record_per_line(tmp_path) -> None:
@@ -86,3 +91,29 @@ def test_results_json_round_trips_one_record_per_line(tmp_path) -> None:
     lines = path.read_text().splitlines()
     assert sum(line.startswith(' {"id"') for line in lines) == 2  # a line per case
     assert not (tmp_path / "results.json.tmp").exists()
+
+
+def test_writer_assembles_results_json_in_suite_order_from_out_of_order_lines(tmp_path) -> None:
+    import json
+
+    from harness.results import ResultWriter
+
+    w = ResultWriter(tmp_path)
+    # Cases finish out of order; case 2 never finishes (an interrupted run): its result stays in
+    # results.json but has no case to be shown under.
+    w.write("result", {"case_id": "b", "framework": "torch", "device": "cpu", "verdict": "pass"}, key=(1, "torch", "cpu"))
+    w.write("result", {"case_id": "c", "framework": "jax", "device": "cpu", "verdict": "error"}, key=(2, "jax", "cpu"))
+    w.write("result", {"case_id": "b", "framework": "jax", "device": "cpu", "verdict": "numeric_mismatch",
+                       "reason": "x \u00e9"}, key=(1, "jax", "cpu"))
+    w.write("case", {"id": "b", "order": 1}, key=(1,))
+    w.write("result", {"case_id": "a", "framework": "jax", "device": "cpu", "verdict": "pass"}, key=(0, "jax", "cpu"))
+    w.write("case", {"id": "a", "order": 0}, key=(0,))
+    stored = w.close({"seed": 0})
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert [c["id"] for c in doc["cases"]] == ["a", "b"]
+    assert [(r["case_id"], r["framework"]) for r in doc["results"]] == [("a", "jax"), ("b", "jax"), ("b", "torch"),
+                                                                       ("c", "jax")]
+    assert doc["results"][1]["reason"] == "x \u00e9" and "kind" not in doc["results"][0]
+    assert doc["meta"]["counts"] == {"error": 1, "numeric_mismatch": 1, "pass": 2} == stored.meta["counts"]
+    items = [(c["id"], [r["framework"] for r in rs]) for c, rs in stored.items()]
+    assert items == [("a", ["jax"]), ("b", ["jax", "torch"])]

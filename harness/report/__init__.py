@@ -1,25 +1,80 @@
-"""Reporters: read a results document, write index.html and junit.xml. They run no framework."""
+"""Reporters: read a results document, write index.html and junit.xml. They run no framework.
+
+A run's records are read back one case at a time: details pages are written as they fill, and
+only a slim summary of each result (what the index matrix and junit.xml show) is held.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from harness.report.html import render_html, render_pages
+from harness.report.html import render_html, render_page
 from harness.report.junit import render_junit
+from harness.results import Stored, doc_items
+
+PAGE_SIZE = 300  # cases per details page once a run has more than this
+SLIM_RESULT = ("case_id", "framework", "device", "verdict", "reason", "error", "seconds")
+SLIM_CASE = ("id", "order", "op", "tags", "source")
 
 
-def render_all(doc: dict[str, Any], out: Path) -> None:
+def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
+    """Write index.html (+ details/page-NNN.html past PAGE_SIZE cases) and junit.xml; return the
+    summary document they were made from (meta, and slim cases and results)."""
     out.mkdir(parents=True, exist_ok=True)
     stale = out / "details"
     if stale.is_dir():  # pages of an earlier, larger run must not linger
         for old in stale.glob("page-*.html"):
             old.unlink()
-    for rel, html in render_pages(doc).items():
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html, encoding="utf-8")
-    (out / "junit.xml").write_text(render_junit(doc), encoding="utf-8")
+    meta, count, items = (doc["meta"], len(doc["cases"]), doc_items(doc)) if isinstance(doc, dict) else \
+        (doc.meta, doc.case_count, doc.items())
+    cases: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    if count <= PAGE_SIZE:  # small: everything on one page, read whole
+        for case, rs in items:
+            cases.append(case)
+            results.extend(rs)
+        summary = {"meta": meta, "cases": cases, "results": results}
+        _write(out / "index.html", render_html(summary))
+    else:
+        pages: list[dict[str, Any]] = []
+        where: dict[str, str] = {}
+        chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        for case, rs in items:
+            chunk.append((case, rs))
+            cases.append({k: case.get(k) for k in SLIM_CASE})
+            results.extend(_slim(r) for r in rs)
+            if len(chunk) == PAGE_SIZE:
+                _flush(out, chunk, pages, where)
+        if chunk:
+            _flush(out, chunk, pages, where)
+        summary = {"meta": meta, "cases": cases, "results": results}
+        _write(out / "index.html", render_html(summary, pages, where))
+    _write(out / "junit.xml", render_junit(summary))
+    return summary
 
 
-__all__ = ["render_all", "render_html", "render_pages", "render_junit"]
+def _slim(r: dict[str, Any]) -> dict[str, Any]:
+    out = {k: r.get(k) for k in SLIM_RESULT}
+    max_abs = ((r.get("comparison") or {}).get("output") or {}).get("max_abs")
+    out["comparison"] = {"output": {"max_abs": max_abs}} if max_abs is not None else {}
+    return out
+
+
+def _flush(out: Path, chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]], pages: list[dict[str, Any]],
+           where: dict[str, str]) -> None:
+    href = f"details/page-{len(pages) + 1:03d}.html"
+    first, last = chunk[0][0]["order"] + 1, chunk[-1][0]["order"] + 1
+    pages.append({"href": href, "first": first, "last": last})
+    for case, _ in chunk:
+        where[case["id"]] = href
+    _write(out / href, render_page([c for c, _ in chunk], {c["id"]: rs for c, rs in chunk}, first, last))
+    chunk.clear()
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+__all__ = ["render_all", "render_html", "render_junit"]

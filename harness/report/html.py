@@ -47,26 +47,8 @@ _ENV.filters["fmt"] = _fmt
 _ENV.filters["heatmap"] = svg_heatmap
 
 
-PAGE_SIZE = 300  # cases per details page once a run has more than this
-
-
-def render_pages(doc: dict[str, Any]) -> dict[str, str]:
-    """{relative path: html}: index.html, plus details/page-NNN.html for large runs."""
-    by_case = _by_case(doc)
-    cases = doc["cases"]
-    pages: dict[str, str] = {}
-    chunks = [cases[i : i + PAGE_SIZE] for i in range(0, len(cases), PAGE_SIZE)] if len(cases) > PAGE_SIZE else []
-    where: dict[str, str] = {}
-    meta_pages = []
-    for k, chunk in enumerate(chunks, start=1):
-        href = f"details/page-{k:03d}.html"
-        first, last = chunk[0]["order"] + 1, chunk[-1]["order"] + 1
-        meta_pages.append({"href": href, "first": first, "last": last})
-        for c in chunk:
-            where[c["id"]] = href
-        pages[href] = _ENV.get_template("page.html.j2").render(cases=chunk, by_case=by_case, first=first, last=last)
-    pages["index.html"] = render_html(doc, meta_pages, where)
-    return pages
+def render_page(cases: list[dict[str, Any]], by_case: dict[str, list[dict[str, Any]]], first: int, last: int) -> str:
+    return _ENV.get_template("page.html.j2").render(cases=cases, by_case=by_case, first=first, last=last)
 
 
 def _by_case(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
