@@ -17,6 +17,13 @@ STRIDES = [1, 2]
 OPS = ["max_pool", "avg_pool"]
 
 
+class _Plain(yaml.SafeDumper):
+    """Writes shared lists out in full (no &anchors), as a person would."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def signatures() -> list[dict]:
     out = []
     for op, shapes, k, s in itertools.product(OPS, SHAPES.values(), KERNELS, STRIDES):
@@ -37,6 +44,6 @@ def write(n: int, directory: Path) -> tuple[Path, Path]:
                       "input": {"shape": c["shape"], "dtype": "float32", "generator": {"kind": "randn", "seed": c["seed"]}},
                       "params": {"kernel_size": c["kernel_size"], "stride": c["stride"]}} for c in items]}
     yaml_path, json_path = directory / "bench.yaml", directory / "bench.json"
-    yaml_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    yaml_path.write_text(yaml.dump(doc, Dumper=_Plain, sort_keys=False))
     json_path.write_text(json.dumps(items))
     return yaml_path, json_path
