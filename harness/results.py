@@ -9,7 +9,7 @@ import json
 import os
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,18 +101,12 @@ class Stored:
             yield case, mine
 
     def write_json(self, path: Path) -> None:
-        """The layout of write_json, record lines copied as they are."""
-        tmp = path.with_suffix(".json.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(b'{\n"schema_version": %d,\n"meta": ' % SCHEMA_VERSION)
-            fh.write(json.dumps(self.meta, indent=1, allow_nan=False).encode())
-            for name, index in (("cases", self._cases), ("results", self._results)):
-                fh.write(b',\n"%s": [' % name.encode())
-                for i, (_, line) in enumerate(self._raw(index)):  # '{"kind": "case", ...}' -> '{...}'
-                    fh.write((b",\n {" if i else b"\n {") + line[line.index(b",") + 1 :].strip())
-                fh.write(b"\n]" if index else b"]")
-            fh.write(b"\n}\n")
-        os.replace(tmp, path)
+        """results.json with the record lines copied as they are ('{"kind": "case", ...}' -> '{...}')."""
+        def records(index: list[tuple[tuple[Any, ...], int, int]]) -> Iterator[bytes]:
+            return (b"{" + line[line.index(b",") + 1 :].strip() for _, line in self._raw(index))
+
+        _write_layout(path, {"schema_version": SCHEMA_VERSION, "meta": self.meta},
+                      {"cases": records(self._cases), "results": records(self._results)})
 
 
 def doc_items(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
@@ -132,18 +126,28 @@ def count_verdicts(results: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
-    """Atomically, one case or result per line: readable, greppable, and written by json's C
-    encoder (an indented dump runs the pure-Python one, ten times slower)."""
+    """results.json from a document held in memory."""
+    head = {k: v for k, v in doc.items() if not isinstance(v, list)}
+    lists = {k: (json.dumps(v, allow_nan=False).encode() for v in items) for k, items in doc.items() if isinstance(items, list)}
+    _write_layout(path, head, lists)
+
+
+def _write_layout(path: Path, head: dict[str, Any], lists: Mapping[str, Iterable[bytes]]) -> None:
+    """Atomically: the head members indented, then each list with one record per line
+    (readable, greppable, and written by json's C encoder: an indented dump of every record
+    runs the pure-Python one, ten times slower)."""
     tmp = path.with_suffix(".json.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write("{")
-        for i, (key, value) in enumerate(doc.items()):
-            fh.write(("," if i else "") + f"\n{json.dumps(key)}: ")
-            if isinstance(value, list):
-                fh.write("[" + ",".join("\n " + json.dumps(v, allow_nan=False) for v in value) + "\n]")
-            else:
-                fh.write(json.dumps(value, indent=1, allow_nan=False))
-        fh.write("\n}\n")
+    with open(tmp, "wb") as fh:
+        members = [f"{json.dumps(k)}: {json.dumps(v, indent=1, allow_nan=False)}".encode() for k, v in head.items()]
+        fh.write(b"{\n" + b",\n".join(members))
+        for i, (name, records) in enumerate(lists.items()):
+            fh.write((b",\n" if members or i else b"\n") + json.dumps(name).encode() + b": [")
+            first = True
+            for rec in records:
+                fh.write((b"\n " if first else b",\n ") + rec)
+                first = False
+            fh.write(b"]" if first else b"\n]")
+        fh.write(b"\n}\n")
     os.replace(tmp, path)
 
 
