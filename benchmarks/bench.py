@@ -25,8 +25,8 @@ sys.path.insert(0, str(HERE))
 import suite  # noqa: E402
 
 # `pool-parity run`, then the process's own peak RSS (all phases: load, run, results.json, report).
-RUN = ("import resource, sys\nfrom harness.cli import main\ncode = main(sys.argv[1:])\n"
-       "print('PEAK_RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\nsys.exit(code)")
+RUN = ("import sys\nfrom harness.cli import main\nfrom harness.run import peak_rss_mb\ncode = main(sys.argv[1:])\n"
+       "print('PEAK_RSS_MB', peak_rss_mb())\nsys.exit(code)")
 
 
 def run_harness(yaml_path: Path, out: Path, frameworks: str, jobs: int) -> tuple[float, dict, float]:

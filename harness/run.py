@@ -292,7 +292,7 @@ class Runner:
             "timings": dict(self.timings),
             "ready_seconds": dict(self.ready_seconds),
             "cpu_seconds": _cpu_seconds() - self.cpu_started,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": peak_rss_mb(),
             "rss_mb": _current_rss_mb(),
         }
 
@@ -590,6 +590,20 @@ def _cpu_seconds() -> float:
     """CPU seconds (user + system) of this process."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory (Linux VmHWM). Not ru_maxrss: that also holds the
+    size of a parent that started this process with vfork, as Python's subprocess does, so a
+    small run started from a big process would report the parent's size."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _current_rss_mb() -> float | None:

@@ -188,3 +188,15 @@ def test_threads_cap_reaches_the_workers_and_the_report(tmp_path: Path, monkeypa
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own setting wins
     _, doc = run(tmp_path, suite(tmp_path, ["ok"]), "--threads", "1")
     assert doc["meta"]["frameworks"]["faulty"]["env"]["OMP_NUM_THREADS"] == "3"
+
+
+def test_peak_rss_is_the_process_own_not_a_big_parents(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ballast = bytearray(300 * 2**20)
+    ballast[::4096] = b"\1" * len(ballast[::4096])  # resident, not just reserved
+    out = subprocess.run([sys.executable, "-c", "from harness.run import peak_rss_mb; print(peak_rss_mb())"],
+                         capture_output=True, text=True, check=True).stdout
+    del ballast
+    assert 0 < float(out) < 200, out  # a bare interpreter + harness.run: tens of MB, not the parent's 300+
