@@ -57,7 +57,9 @@ def diff_arrays(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float, dtyp
     if top == 0:  # identical and NaN-free: the common case, at a fraction of the cost
         return _stats(g, e, absdiff, None, rtol, atol, dtype, nan_bad=0, inf_bad=0)
     if np.isfinite(top):  # no NaN or infinity on either side
-        return _stats(g, e, absdiff, absdiff > atol + rtol * np.abs(e), rtol, atol, dtype, nan_bad=0, inf_bad=0)
+        scale = np.abs(e)
+        return _stats(g, e, absdiff, absdiff > atol + rtol * scale, rtol, atol, dtype, nan_bad=0, inf_bad=0,
+                      top=float(top), scale=scale)
     g_nan, e_nan = np.isnan(g), np.isnan(e)
     nan_bad = g_nan != e_nan
     inf_bad = (np.isinf(g) | np.isinf(e)) & ~(g_nan | e_nan) & (g != e)
@@ -69,18 +71,19 @@ def diff_arrays(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float, dtyp
 
 
 def _stats(g: np.ndarray, e: np.ndarray, absdiff: np.ndarray, bad: np.ndarray | None, rtol: float, atol: float,
-           dtype: str, nan_bad: int, inf_bad: int, finite: np.ndarray | None = None) -> dict[str, Any]:
-    """The DIFF record; `absdiff` is 0 where a value is not finite, `bad` None when nothing differs,
-    `finite` None when every value is finite."""
+           dtype: str, nan_bad: int, inf_bad: int, finite: np.ndarray | None = None, top: float | None = None,
+           scale: np.ndarray | None = None) -> dict[str, Any]:
+    """The DIFF record; `absdiff` is 0 where a value is not finite (`top` its maximum, `scale`
+    |e|, when known), `bad` None when nothing differs, `finite` None when every value is finite."""
     integer = dtype in INT_DTYPES
     mismatches = int(np.count_nonzero(bad)) if bad is not None else 0
-    max_abs = float(absdiff.max()) if g.size and bad is not None else 0.0
+    max_abs = 0.0 if not g.size or bad is None else top if top is not None else float(absdiff.max())
     stats: dict[str, Any] = {"total": int(g.size), "mismatches": mismatches, "nan_mismatches": nan_bad,
                              "inf_mismatches": inf_bad, "max_abs": max_abs, "max_rel": 0.0,
                              "max_ulp": None if integer else 0.0, "rtol": rtol, "atol": atol, "first": [],
                              "worst": None}
     if max_abs > 0:
-        scale = np.abs(e)
+        scale = np.abs(e) if scale is None else scale
         usable = scale != 0 if finite is None else finite & (scale != 0)
         stats["max_rel"] = float((absdiff / np.where(usable, scale, np.inf)).max())
         if not integer:
@@ -259,13 +262,17 @@ def apply_expectation(verdict: str, expectation: Expectation | None, device: str
     return verdict, f"expected {expectation.verdict}, got {verdict}"
 
 
-def agreement(case: Case, outputs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    """Pairwise agreement between frameworks' outputs for one case."""
+def agreement(case: Case, outputs: dict[str, np.ndarray], exact: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Pairwise agreement between frameworks' outputs for one case; `exact` names the outputs
+    known to equal the reference exactly (two of those agree without looking)."""
     rtol, atol = tolerance(case)
     labels = sorted(outputs)
     pairs = []
     for i, a in enumerate(labels):
         for b in labels[i + 1 :]:
+            if a in exact and b in exact:
+                pairs.append({"a": a, "b": b, "agree": True, "mismatches": 0, "max_abs": 0.0, "detail": "agree"})
+                continue
             x, y = outputs[a], outputs[b]
             if x.shape != y.shape:
                 pairs.append({"a": a, "b": b, "agree": False, "detail": f"shapes {list(x.shape)} vs {list(y.shape)}"})

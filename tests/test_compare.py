@@ -141,3 +141,12 @@ def test_pairwise_agreement(tmp_path) -> None:
     assert not pairs["a", "c"]["agree"] and pairs["a", "c"]["mismatches"] == 1 and pairs["a", "c"]["max_abs"] == 0.5
     assert "1/3 elements differ" in pairs["a", "c"]["detail"]
     assert not pairs["a", "d"]["agree"] and pairs["a", "d"]["detail"] == "shapes [1, 1, 3] vs [1, 1, 2]"
+
+
+def test_agreement_of_outputs_equal_to_the_reference_needs_no_arithmetic(tmp_path) -> None:
+    case = case_from("max_pool", [1, 1, 4], {"kernel_size": 2}, tmp_path)
+    same = np.array([[[1.0, 2.0, 3.0]]], np.float32)
+    off = same + np.float32(1)
+    pairs = compare.agreement(case, {"a": same, "b": same.copy(), "c": off}, exact=frozenset({"a", "b"}))
+    assert [(p["a"], p["b"], p["agree"], p["max_abs"]) for p in pairs] == [
+        ("a", "b", True, 0.0), ("a", "c", False, 1.0), ("b", "c", False, 1.0)]

@@ -49,6 +49,23 @@ def test_junit_is_valid_xml_with_one_testcase_per_result() -> None:
     assert tc.find("failure") is not None
 
 
+def test_junit_maps_every_verdict_and_escapes_text() -> None:
+    doc = fixture()
+    base = doc["results"][0]
+    nasty = 'a <b> & "c"\nline\x1b[0m'
+    verdicts = ["pass", "numeric_mismatch", "error", "unsupported", "skipped", "known_divergence", "tie_break"]
+    doc["results"] = [{**base, "framework": f"fw{i}", "verdict": v, "reason": nasty, "error": nasty, "seconds": 0.5}
+                      for i, v in enumerate(verdicts)]
+    root = ET.fromstring(render_junit(doc))
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("7", "1", "1", "2")
+    cases = root.findall("testcase")
+    assert [len(tc) for tc in cases] == [0, 1, 1, 1, 1, 1, 1]
+    assert [tc[0].tag for tc in cases[1:]] == ["failure", "error", "skipped", "skipped", "system-out", "system-out"]
+    assert cases[1][0].get("message") == 'numeric_mismatch: a <b> & "c"\nline?[0m'
+    assert cases[2][0].text == 'a <b> & "c"\nline?[0m' and cases[0].get("time") == "0.500000"
+    assert cases[0].get("classname") == doc["cases"][0]["source"].split(":")[0]
+
+
 def test_heatmap_is_inline_svg_scaled_to_the_worst_cell() -> None:
     doc = fixture()
     doc["results"][0]["comparison"]["heatmap"] = [[0.0, 0.25], [0.0, 0.0]]

@@ -1,33 +1,52 @@
-"""junit.xml: one testcase per (case, framework, device), so CI shows verdicts natively."""
+"""junit.xml: one testcase per (case, framework, device), so CI shows verdicts natively.
+
+Written as text a testcase at a time (an ElementTree of a large run costs more memory than the
+run itself)."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import re
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 from harness.spec import ACCEPTABLE
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML 1.0 cannot hold
+
+
+def _attr(value: Any) -> str:
+    return quoteattr(_NOT_XML.sub("?", str(value)))
+
+
+def _text(value: Any) -> str:
+    return escape(_NOT_XML.sub("?", str(value)))
 
 
 def render_junit(doc: dict[str, Any]) -> str:
     results = doc["results"]
-    cases = {c["id"]: c for c in doc["cases"]}
+    sources = {c["id"]: str(c.get("source") or "").split(":")[0] for c in doc["cases"]}
     failures = sum(r["verdict"] not in ACCEPTABLE and r["verdict"] != "error" for r in results)
-    errors = sum(r["verdict"] == "error" and r["verdict"] not in ACCEPTABLE for r in results)
+    errors = sum(r["verdict"] == "error" for r in results)
     skipped = sum(r["verdict"] in ("skipped", "unsupported") for r in results)
-    suite = ET.Element("testsuite", name="pool-parity", tests=str(len(results)), failures=str(failures),
-                       errors=str(errors), skipped=str(skipped), time=f"{doc['meta'].get('duration', 0):.3f}")
+    out = ['<?xml version="1.0" encoding="utf-8"?>',
+           f'<testsuite name="pool-parity" tests="{len(results)}" failures="{failures}" errors="{errors}" '
+           f'skipped="{skipped}" time="{doc["meta"].get("duration", 0):.3f}">']
     for r in results:
-        source = cases.get(r["case_id"], {}).get("source", "").split(":")[0]
-        tc = ET.SubElement(suite, "testcase", classname=source or "cases", name=f"{r['case_id']}[{r['framework']}-{r['device']}]",
-                           time=f"{r.get('seconds') or 0:.6f}")
+        name = f"{r['case_id']}[{r['framework']}-{r['device']}]"
+        head = (f'  <testcase classname={_attr(sources.get(r["case_id"]) or "cases")} name={_attr(name)} '
+                f'time="{r.get("seconds") or 0:.6f}"')
         verdict, reason = r["verdict"], r.get("reason") or ""
         if verdict in ("skipped", "unsupported"):
-            ET.SubElement(tc, "skipped", message=f"{verdict}: {reason}")
+            body = f"<skipped message={_attr(f'{verdict}: {reason}')} />"
         elif verdict == "error":
-            ET.SubElement(tc, "error", message=reason, type="error").text = r.get("error") or reason
+            body = f'<error message={_attr(reason)} type="error">{_text(r.get("error") or reason)}</error>'
         elif verdict not in ACCEPTABLE:
-            ET.SubElement(tc, "failure", message=f"{verdict}: {reason}", type=verdict).text = reason
+            body = f"<failure message={_attr(f'{verdict}: {reason}')} type={_attr(verdict)}>{_text(reason)}</failure>"
         elif verdict in ("known_divergence", "tie_break"):
-            ET.SubElement(tc, "system-out").text = f"{verdict}: {reason}"
-    ET.indent(suite)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+            body = f"<system-out>{_text(f'{verdict}: {reason}')}</system-out>"
+        else:
+            out.append(head + " />")
+            continue
+        out.append(f"{head}>\n    {body}\n  </testcase>")
+    out.append("</testsuite>\n")
+    return "\n".join(out)
