@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import queue
+import threading
 import time
 import traceback
 from typing import Any
@@ -40,12 +42,13 @@ def serve(conn: Any, module: str, env: dict[str, str], progress: Any) -> None:
     except BaseException as exc:  # noqa: BLE001 - any failure to start is reported, not raised
         conn.send(("probe_error", error_text(exc)))
         return
+    # A thread takes batches off the pipe as they come, so the parent's send never waits on a
+    # worker that is itself waiting to send a large answer (a full pipe both ways deadlocks).
+    inbox: queue.Queue[Any] = queue.Queue()
+    threading.Thread(target=_receive, args=(conn, inbox), daemon=True).start()
     while True:
-        try:
-            batch = conn.recv()
-        except (EOFError, KeyboardInterrupt):
-            return
-        if batch is None:  # skip interpreter teardown: TensorFlow's takes seconds and saves nothing
+        batch = inbox.get()
+        if batch is None:  # stop (or the parent is gone): skip interpreter teardown, TF's takes seconds
             conn.close()
             os._exit(0)
         replies = []
@@ -62,3 +65,14 @@ def serve(conn: Any, module: str, env: dict[str, str], progress: Any) -> None:
         progress[0] = 0
         progress[1] = time.monotonic()
         conn.send(replies)
+
+
+def _receive(conn: Any, inbox: queue.Queue[Any]) -> None:
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            msg = None
+        inbox.put(msg)
+        if msg is None:
+            return

@@ -200,3 +200,22 @@ def test_peak_rss_is_the_process_own_not_a_big_parents(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=True).stdout
     del ballast
     assert 0 < float(out) < 200, out  # a bare interpreter + harness.run: tens of MB, not the parent's 300+
+
+
+def test_large_inputs_and_outputs_both_ways_do_not_deadlock_the_pipe(tmp_path: Path) -> None:
+    # Batches of 2 MB go out while answers of 2 MB come back: neither side may wait on a full
+    # pipe while the other waits on it.
+    import threading
+
+    big = ("cases:" + "".join(
+        f"\n  - {{id: big{i}, op: max_pool, input: {{shape: [1, 8, 256, 256], generator: {{kind: randn, seed: {i}}}}},"
+        " params: {kernel_size: 1}}" for i in range(12)) + "\n")
+    path = tmp_path / "big.yaml"
+    path.write_text(big)
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.update(result=run(tmp_path, path)), daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the run hung"
+    code, doc = box["result"]
+    assert code == 0 and set(verdicts(doc).values()) == {"pass"} and len(doc["results"]) == 12
