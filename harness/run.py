@@ -33,8 +33,8 @@ from harness.worker import error_text, pack, serve
 
 STARTUP_TIMEOUT = 300.0
 INITIAL_BATCH = 4  # cases per message until a framework's speed is known
-MAX_BATCH = 32
-BATCH_SECONDS = 0.02
+MAX_BATCH = 64
+BATCH_SECONDS = 0.05
 MAX_ATTEMPTS = 3
 
 
