@@ -26,14 +26,15 @@ def make_input(spec: InputSpec) -> np.ndarray:
         data = _generate(spec.gen, shape, np.random.default_rng(spec.seed))
     if spec.dtype in INT_DTYPES:
         data = np.rint(data)
-    rng = np.random.default_rng(spec.seed + 1)
-    for inj in spec.inject:
-        if inj.fraction is not None:
-            count = max(1, round(inj.fraction * data.size))
-            flat = data.reshape(-1)
-            flat[rng.choice(data.size, size=count, replace=False)] = inj.value
-        for pos in inj.at:
-            data[pos] = inj.value
+    if spec.inject:
+        rng = np.random.default_rng(spec.seed + 1)
+        for inj in spec.inject:
+            if inj.fraction is not None:
+                count = max(1, round(inj.fraction * data.size))
+                flat = data.reshape(-1)
+                flat[rng.choice(data.size, size=count, replace=False)] = inj.value
+            for pos in inj.at:
+                data[pos] = inj.value
     return data.astype(np_dtype(spec.dtype))
 
 
