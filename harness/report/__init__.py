@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.report.html import render_html, render_page
+from harness.report.html import render_html, write_html, write_page
 from harness.report.junit import render_junit
 from harness.results import Stored, doc_items
 
@@ -35,7 +35,7 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
             cases.append(case)
             results.extend(rs)
         summary = {"meta": meta, "cases": cases, "results": results}
-        _write(out / "index.html", render_html(summary))
+        write_html(out / "index.html", summary)
     else:
         pages: list[dict[str, Any]] = []
         where: dict[str, str] = {}
@@ -49,7 +49,7 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
         if chunk:
             _flush(out, chunk, pages, where)
         summary = {"meta": meta, "cases": cases, "results": results}
-        _write(out / "index.html", render_html(summary, pages, where))
+        write_html(out / "index.html", summary, pages, where)
     _write(out / "junit.xml", render_junit(summary))
     return summary
 
@@ -68,7 +68,8 @@ def _flush(out: Path, chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]], 
     pages.append({"href": href, "first": first, "last": last})
     for case, _ in chunk:
         where[case["id"]] = href
-    _write(out / href, render_page([c for c, _ in chunk], {c["id"]: rs for c, rs in chunk}, first, last))
+    (out / href).parent.mkdir(parents=True, exist_ok=True)
+    write_page(out / href, [c for c, _ in chunk], {c["id"]: rs for c, rs in chunk}, first, last)
     chunk.clear()
 
 

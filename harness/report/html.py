@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -47,8 +48,10 @@ _ENV.filters["fmt"] = _fmt
 _ENV.filters["heatmap"] = svg_heatmap
 
 
-def render_page(cases: list[dict[str, Any]], by_case: dict[str, list[dict[str, Any]]], first: int, last: int) -> str:
-    return _ENV.get_template("page.html.j2").render(cases=cases, by_case=by_case, first=first, last=last)
+def write_page(path: Path, cases: list[dict[str, Any]], by_case: dict[str, list[dict[str, Any]]], first: int,
+               last: int) -> None:
+    _ENV.get_template("page.html.j2").stream(cases=cases, by_case=by_case, first=first, last=last).dump(
+        str(path), encoding="utf-8")
 
 
 def _by_case(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -60,6 +63,17 @@ def _by_case(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def render_html(doc: dict[str, Any], pages: list[dict[str, Any]] | None = None,
                 where: dict[str, str] | None = None) -> str:
+    return _ENV.get_template("index.html.j2").render(**_index_context(doc, pages, where))
+
+
+def write_html(path: Path, doc: dict[str, Any], pages: list[dict[str, Any]] | None = None,
+               where: dict[str, str] | None = None) -> None:
+    """index.html, streamed to the file (a large run's page is never held whole)."""
+    _ENV.get_template("index.html.j2").stream(**_index_context(doc, pages, where)).dump(str(path), encoding="utf-8")
+
+
+def _index_context(doc: dict[str, Any], pages: list[dict[str, Any]] | None,
+                   where: dict[str, str] | None) -> dict[str, Any]:
     meta = doc["meta"]
     by_case = _by_case(doc)
     where = where or {}
@@ -69,7 +83,7 @@ def render_html(doc: dict[str, Any], pages: list[dict[str, Any]] | None = None,
         col = per_column.setdefault(f"{r['framework']}-{r['device']}", {})
         col[r["verdict"]] = col.get(r["verdict"], 0) + 1
     started = meta.get("started")
-    return _ENV.get_template("index.html.j2").render(
+    return dict(
         meta=meta,
         cases=doc["cases"],
         by_case=by_case,
