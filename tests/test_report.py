@@ -91,6 +91,8 @@ def test_large_runs_page_their_details(monkeypatch, tmp_path) -> None:
     assert '<section id="case-3">' in pages["details/page-002.html"]
     assert "<section" not in pages["index.html"]
     assert [r["case_id"] for r in summary["results"]] == [f"c{i}" for i in range(5)]
+    worst = base_result["comparison"]["output"]["max_abs"]
+    assert worst > 0 and pages["index.html"].count(f'data-worst="{worst}"') == 5
     assert (tmp_path / "junit.xml").read_text().count("<testcase") == 5
 
 

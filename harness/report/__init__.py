@@ -6,6 +6,7 @@ only a slim summary of each result (what the index matrix and junit.xml show) is
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
     meta, count, items = (doc["meta"], len(doc["cases"]), doc_items(doc)) if isinstance(doc, dict) else \
         (doc.meta, doc.case_count, doc.items())
     cases: list[dict[str, Any]] = []
-    results: list[dict[str, Any]] = []
+    results: list[Any] = []  # records, or Slim summaries of them past PAGE_SIZE cases
     if count <= PAGE_SIZE:  # small: everything on one page, read whole
         for case, rs in items:
             cases.append(case)
@@ -43,7 +44,7 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
         for case, rs in items:
             chunk.append((case, rs))
             cases.append({k: case.get(k) for k in SLIM_CASE})
-            results.extend(_slim(r) for r in rs)
+            results.extend(Slim(r) for r in rs)
             if len(chunk) == PAGE_SIZE:
                 _flush(out, chunk, pages, where)
         if chunk:
@@ -54,11 +55,23 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
     return summary
 
 
-def _slim(r: dict[str, Any]) -> dict[str, Any]:
-    out = {k: r.get(k) for k in SLIM_RESULT}
-    max_abs = ((r.get("comparison") or {}).get("output") or {}).get("max_abs")
-    out["comparison"] = {"output": {"max_abs": max_abs}} if max_abs is not None else {}
-    return out
+class Slim:
+    """What the index matrix, junit.xml and the closing table need of one result; read like the
+    record it came from (r.verdict, r["verdict"], r.get("reason"))."""
+
+    __slots__ = SLIM_RESULT + ("max_abs",)
+
+    def __init__(self, r: dict[str, Any]) -> None:
+        for k in SLIM_RESULT:
+            v = r.get(k)
+            setattr(self, k, sys.intern(v) if isinstance(v, str) and k in ("framework", "device", "verdict") else v)
+        self.max_abs = ((r.get("comparison") or {}).get("output") or {}).get("max_abs")
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
 
 
 def _flush(out: Path, chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]], pages: list[dict[str, Any]],

@@ -54,6 +54,13 @@ def write_page(path: Path, cases: list[dict[str, Any]], by_case: dict[str, list[
         str(path), encoding="utf-8")
 
 
+def _max_abs(r: Any) -> float | None:
+    """Output max |diff| of a result record (or of its report summary, which keeps just that)."""
+    if hasattr(r, "max_abs"):
+        return r.max_abs  # type: ignore[no-any-return]
+    return ((r.get("comparison") or {}).get("output") or {}).get("max_abs")  # type: ignore[no-any-return]
+
+
 def _by_case(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     by_case: dict[str, list[dict[str, Any]]] = {}
     for r in doc["results"]:
@@ -94,5 +101,5 @@ def _index_context(doc: dict[str, Any], pages: list[dict[str, Any]] | None,
         started=datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(timespec="seconds") if started else "-",
         pages=pages or [],
         link=lambda c: f"{where.get(c['id'], '')}#case-{c['order']}",
-        worst=lambda rs: max((r.get("comparison", {}).get("output", {}).get("max_abs") or 0.0 for r in rs), default=0.0),
+        worst=lambda rs: max((_max_abs(r) or 0.0 for r in rs), default=0.0),
     )
