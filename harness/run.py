@@ -36,6 +36,7 @@ INITIAL_BATCH = 4  # cases per message until a framework's speed is known
 MAX_BATCH = 64
 BATCH_SECONDS = 0.05
 MAX_ATTEMPTS = 3
+PLAN_CACHE = 4096  # plan signatures remembered
 
 
 class Worker:
@@ -233,7 +234,8 @@ class Runner:
         self.started = time.time()
         self.cpu_started = _cpu_seconds()
         self._next_task = 0
-        self._fw_time: dict[str, tuple[int, float]] = {}  # framework: (outcomes, their seconds)
+        self._fw_time: dict[str, tuple[int, float]] = {}
+        self._plans: dict[tuple[Any, ...], tuple[Plan, list[str], str]] = {}  # framework: (outcomes, their seconds)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -350,13 +352,25 @@ class Runner:
                                   "device_name": None, "mode": None, "call": "", "conversions": [],
                                   "plan_reason": "", "verdict": None, "reason": "", "error": None,
                                   "seconds": None, "expectation": None}
-        try:
-            plan = self.modules[fw].plan(case, self.specs[fw].backend)
-        except Exception as exc:  # noqa: BLE001 - a planning bug costs one result, not the run
-            self._emit(state, record, "error", f"planning failed: {error_text(exc)}")
-            return
-        record.update(mode=plan.mode, call=plan.call, conversions=plan.conversions(), plan_reason=plan.reason,
-                      repro=self._repro(fw, case, plan))
+        # Adapters plan from these fields alone (and `native:` overrides, never cached), so a
+        # suite's many cases of one signature share their plan and repro snippet.
+        key = None if case.native else (fw, case.op, case.params, case.input.shape, case.input.dtype, case.grad,
+                                        case.upstream)
+        known = self._plans.get(key) if key is not None else None
+        if known is None:
+            try:
+                plan = self.modules[fw].plan(case, self.specs[fw].backend)
+            except Exception as exc:  # noqa: BLE001 - a planning bug costs one result, not the run
+                self._emit(state, record, "error", f"planning failed: {error_text(exc)}")
+                return
+            known = (plan, plan.conversions(), self._repro(fw, case, plan))
+            if key is not None:
+                if len(self._plans) >= PLAN_CACHE:
+                    self._plans.clear()
+                self._plans[key] = known
+        plan, conversions, repro = known
+        record.update(mode=plan.mode, call=plan.call, conversions=list(conversions), plan_reason=plan.reason,
+                      repro=repro)
         if not plan.supported:
             self._emit(state, record, "unsupported", plan.reason)
             return

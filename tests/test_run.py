@@ -219,3 +219,24 @@ def test_large_inputs_and_outputs_both_ways_do_not_deadlock_the_pipe(tmp_path: P
     assert not thread.is_alive(), "the run hung"
     code, doc = box["result"]
     assert code == 0 and set(verdicts(doc).values()) == {"pass"} and len(doc["results"]) == 12
+
+
+def test_cases_of_one_signature_share_a_plan_and_others_do_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POOL_PARITY_ADAPTERS")
+    body = "cases:" + "".join(
+        f"\n  - {{id: {cid}, op: {op}, input: {{shape: {shape}, generator: {{kind: randn, seed: {i}}}}}, params: {params}}}"
+        for i, (cid, op, shape, params) in enumerate([
+            ("a", "max_pool", "[1, 2, 6, 6]", "{kernel_size: 2}"),
+            ("b", "max_pool", "[1, 2, 6, 6]", "{kernel_size: 2}"),
+            ("c", "max_pool", "[1, 2, 6, 6]", "{kernel_size: 3}"),
+            ("d", "max_pool", "[1, 2, 7, 7]", "{kernel_size: 2}"),
+            ("e", "avg_pool", "[1, 2, 6, 6]", "{kernel_size: 2}")])) + "\n"
+    path = tmp_path / "plans.yaml"
+    path.write_text(body)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--frameworks", "torch", "--no-isolation", "--out", str(out), "-q"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    r = {x["case_id"]: (x["call"], x["repro"]) for x in doc["results"]}
+    assert r["a"] == r["b"] == r["d"] and "kernel_size=(2, 2)" in r["a"][0]  # the shape does not enter this call
+    assert len({r["a"], r["c"], r["e"]}) == 3 and "kernel_size=(3, 3)" in r["c"][0] and "avg_pool" in r["e"][0]
+    assert set(verdicts(doc).values()) == {"pass"}
