@@ -24,7 +24,7 @@ FLUSH_SECONDS = 1.0
 class ResultWriter:
     """Streams records to DIR/results.jsonl (and arrays to DIR/arrays.npz) as they arrive,
     remembering only where each line is and where it sorts, so that results.json and the report
-    are assembled a case at a time, in constant memory however large the run."""
+    are assembled a case at a time, without holding the records."""
 
     def __init__(self, out: Path, save_arrays: bool = False) -> None:
         out.mkdir(parents=True, exist_ok=True)
@@ -107,15 +107,6 @@ class Stored:
 
         _write_layout(path, {"schema_version": SCHEMA_VERSION, "meta": self.meta},
                       {"cases": records(self._cases), "results": records(self._results)})
-
-
-def doc_items(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """(case, its results) from a results document held in memory."""
-    by_case: dict[str, list[dict[str, Any]]] = {}
-    for r in doc["results"]:
-        by_case.setdefault(r["case_id"], []).append(r)
-    for case in doc["cases"]:
-        yield case, by_case.get(case["id"], [])
 
 
 def count_verdicts(results: list[dict[str, Any]]) -> dict[str, int]:

@@ -234,8 +234,8 @@ class Runner:
         self.started = time.time()
         self.cpu_started = _cpu_seconds()
         self._next_task = 0
-        self._fw_time: dict[str, tuple[int, float]] = {}
-        self._plans: dict[tuple[Any, ...], tuple[Plan, list[str], str]] = {}  # framework: (outcomes, their seconds)
+        self._fw_time: dict[str, tuple[int, float]] = {}  # framework: (outcomes, their seconds)
+        self._plans: dict[tuple[Any, ...], tuple[Plan, list[str], str]] = {}  # signature: (plan, conversions, repro)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -421,9 +421,11 @@ class Runner:
     def _batch_size(self, fw: str) -> int:
         """Cases per message: about BATCH_SECONDS of the framework's own time (by its average so
         far), so pipe round trips stop mattering while one slow case never holds many back."""
+        if not self.config.isolation:
+            return 1
         count, seconds = self._fw_time.get(fw, (0, 0.0))
-        if not count or not self.config.isolation:
-            return 1 if not self.config.isolation else INITIAL_BATCH
+        if not count:
+            return INITIAL_BATCH
         return max(1, min(MAX_BATCH, int(BATCH_SECONDS * count / max(seconds, 1e-9))))
 
     def _settle(self, task: Task, verdict: str, reason: str) -> list[CaseState]:

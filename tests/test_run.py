@@ -233,8 +233,14 @@ def test_cases_of_one_signature_share_a_plan_and_others_do_not(tmp_path: Path, m
             ("e", "avg_pool", "[1, 2, 6, 6]", "{kernel_size: 2}")])) + "\n"
     path = tmp_path / "plans.yaml"
     path.write_text(body)
+    from harness.adapters import pytorch
+
+    planned: list[str] = []
+    real_plan = pytorch.plan
+    monkeypatch.setattr(pytorch, "plan", lambda case, backend=None: planned.append(case.id) or real_plan(case, backend))
     out = tmp_path / "out"
     assert main(["run", str(path), "--frameworks", "torch", "--no-isolation", "--out", str(out), "-q"]) == 0
+    assert planned == ["a", "c", "d", "e"]  # b has a's signature
     doc = json.loads((out / "results.json").read_text())
     r = {x["case_id"]: (x["call"], x["repro"]) for x in doc["results"]}
     assert r["a"] == r["b"] == r["d"] and "kernel_size=(2, 2)" in r["a"][0]  # the shape does not enter this call

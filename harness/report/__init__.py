@@ -7,12 +7,13 @@ only a slim summary of each result (what the index matrix and junit.xml show) is
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.report.html import render_html, write_html, write_page
+from harness.report.html import by_case, render_html, write_html, write_page
 from harness.report.junit import render_junit
-from harness.results import Stored, doc_items
+from harness.results import Stored
 
 PAGE_SIZE = 300  # cases per details page once a run has more than this
 SLIM_RESULT = ("case_id", "framework", "device", "verdict", "reason", "error", "seconds")
@@ -27,8 +28,13 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
     if stale.is_dir():  # pages of an earlier, larger run must not linger
         for old in stale.glob("page-*.html"):
             old.unlink()
-    meta, count, items = (doc["meta"], len(doc["cases"]), doc_items(doc)) if isinstance(doc, dict) else \
-        (doc.meta, doc.case_count, doc.items())
+    if isinstance(doc, dict):
+        grouped = by_case(doc)
+        meta, count = doc["meta"], len(doc["cases"])
+        items: Iterator[tuple[dict[str, Any], list[dict[str, Any]]]] = (
+            (c, grouped.get(c["id"], [])) for c in doc["cases"])
+    else:
+        meta, count, items = doc.meta, doc.case_count, doc.items()
     cases: list[dict[str, Any]] = []
     results: list[Any] = []  # records, or Slim summaries of them past PAGE_SIZE cases
     if count <= PAGE_SIZE:  # small: everything on one page, read whole
@@ -51,7 +57,7 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
             _flush(out, chunk, pages, where)
         summary = {"meta": meta, "cases": cases, "results": results}
         write_html(out / "index.html", summary, pages, where)
-    _write(out / "junit.xml", render_junit(summary))
+    (out / "junit.xml").write_text(render_junit(summary), encoding="utf-8")
     return summary
 
 
@@ -84,11 +90,6 @@ def _flush(out: Path, chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]], 
     (out / href).parent.mkdir(parents=True, exist_ok=True)
     write_page(out / href, [c for c, _ in chunk], {c["id"]: rs for c, rs in chunk}, first, last)
     chunk.clear()
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
 
 
 __all__ = ["render_all", "render_html", "render_junit"]

@@ -61,11 +61,12 @@ def _max_abs(r: Any) -> float | None:
     return ((r.get("comparison") or {}).get("output") or {}).get("max_abs")  # type: ignore[no-any-return]
 
 
-def _by_case(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    by_case: dict[str, list[dict[str, Any]]] = {}
+def by_case(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Results grouped under their case id, in document order."""
+    out: dict[str, list[dict[str, Any]]] = {}
     for r in doc["results"]:
-        by_case.setdefault(r["case_id"], []).append(r)
-    return by_case
+        out.setdefault(r["case_id"], []).append(r)
+    return out
 
 
 def render_html(doc: dict[str, Any], pages: list[dict[str, Any]] | None = None,
@@ -82,7 +83,7 @@ def write_html(path: Path, doc: dict[str, Any], pages: list[dict[str, Any]] | No
 def _index_context(doc: dict[str, Any], pages: list[dict[str, Any]] | None,
                    where: dict[str, str] | None) -> dict[str, Any]:
     meta = doc["meta"]
-    by_case = _by_case(doc)
+    grouped = by_case(doc)
     where = where or {}
     columns = sorted({f"{r['framework']}-{r['device']}" for r in doc["results"]})
     per_column: dict[str, dict[str, int]] = {}
@@ -93,7 +94,7 @@ def _index_context(doc: dict[str, Any], pages: list[dict[str, Any]] | None,
     return dict(
         meta=meta,
         cases=doc["cases"],
-        by_case=by_case,
+        by_case=grouped,
         columns=columns,
         per_column=per_column,
         verdicts=sorted({r["verdict"] for r in doc["results"]}),
