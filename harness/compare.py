@@ -38,13 +38,17 @@ def tolerance(case: Case) -> tuple[float, float]:
     return TOLERANCES["float32" if case.input.dtype in INT_DTYPES else case.input.dtype]
 
 
+# float width: (integer type of that width, its largest value)
+_INTS = {n: (t, t(np.iinfo(t).max)) for n, t in ((2, np.int16), (4, np.int32), (8, np.int64))}
+
+
 def _ordered(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Map floats to int64 whose difference is the distance in units in the last place
-    (+0 and -0 both map to 0)."""
-    width = np.dtype(f"int{8 * dtype.itemsize}")
-    bits = a.astype(dtype).view(width).astype(np.int64)
-    sign = bits >> 63  # -1 for negative floats, else 0
-    return (bits ^ (sign & int(np.iinfo(width).max))) - sign
+    """Map floats (rounded to `dtype`) to integers of the same width whose difference is the
+    distance in units in the last place (+0 and -0 both map to 0)."""
+    width, top = _INTS[dtype.itemsize]
+    bits = a.astype(dtype).view(width)
+    sign = bits >> (8 * dtype.itemsize - 1)  # -1 for negative floats, else 0
+    return (bits ^ (sign & top)) - sign
 
 
 def diff_arrays(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float, dtype: str) -> dict[str, Any]:
@@ -104,7 +108,7 @@ def _max_ulp(g: np.ndarray, e: np.ndarray, finite: np.ndarray | None, dtype: str
     with np.errstate(over="ignore", invalid="ignore"):  # float64 -> float16 of a huge value
         a, b = _ordered(g, dt), _ordered(e, dt)
     if dt.itemsize < 8:
-        return float(np.abs(a - b).max())
+        return float(np.abs(a.astype(np.int64) - b).max())
     # float64: a distance across zero can pass 2**63; add the two magnitudes in float instead.
     cross = (a < 0) != (b < 0)
     same = float(np.abs(a[~cross] - b[~cross]).max(initial=0))
