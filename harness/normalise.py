@@ -116,6 +116,7 @@ def normalise(raws: Iterable[RawCase], run_seed: int = 0) -> list[Case]:
     cases: list[Case] = []
     errors: list[CaseError] = []
     seen: dict[str, tuple[str, int]] = {}  # id: where (not the RawCase: its parse is let go)
+    _SHARED.clear()
     for raw in raws:
         check = _Checker(raw)
         try:
@@ -133,9 +134,22 @@ def normalise(raws: Iterable[RawCase], run_seed: int = 0) -> list[Case]:
             continue
         seen[case.id] = (raw.path, raw.id_line)
         cases.append(case)
+    _SHARED.clear()
     if errors:
         raise CaseErrors(errors)
     return cases
+
+
+# Equal values of a load held once: a grid's cases repeat their parameters, shapes and names,
+# and a large suite is held whole (a generated case costs about 1 KB this way, 2.2 KB without).
+_SHARED: dict[Any, Any] = {}
+
+
+def _shared(value: Any) -> Any:
+    try:
+        return _SHARED.setdefault(value, value)
+    except TypeError:  # unhashable (a generator option given as a list): kept as it is
+        return value
 
 
 def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
@@ -172,17 +186,17 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
     devices = _names(check, node, "devices", DEVICES)
     return Case(
         id=cid,
-        op=op,
+        op=_shared(op),
         input=inp,
-        params=params if params is not None else PoolParams(),
-        source=Source(raw.path, raw.id_line),
-        description=_string(check, node, "description"),
+        params=_shared(params if params is not None else PoolParams()),
+        source=Source(_shared(raw.path), raw.id_line),
+        description=_shared(_string(check, node, "description")),
         grad=grad,
-        upstream=_choice(check, node, "upstream", ("random", "ones"), "random"),
+        upstream=_shared(_choice(check, node, "upstream", ("random", "ones"), "random")),
         frameworks=frameworks,
         devices=devices,
         tolerance=_tolerance(check, node),
-        tags=_names(check, node, "tags", None) or (),
+        tags=_shared(_names(check, node, "tags", None) or ()),
         expect=_expect(check, node),
         native=_native(check, node),
         yaml_text=raw.yaml_text,
@@ -328,7 +342,7 @@ def _input(check: _Checker, node: Node, default_seed: int) -> InputSpec | None:
         if gen_items is None:
             return None
     inject = _inject(check, node, written, dtype, layout)
-    return InputSpec(shape_cf, dtype, values, gen_items, inject, layout, seed)
+    return InputSpec(_shared(shape_cf), _shared(dtype), values, _shared(gen_items), inject, _shared(layout), seed)
 
 
 def _values(check: _Checker, node: Node, shape: tuple[int, ...], dtype: str, layout: str) -> tuple[float, ...] | None:

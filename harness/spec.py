@@ -27,13 +27,13 @@ DTYPES = FLOAT_DTYPES + INT_DTYPES
 ACCEPTABLE = frozenset({"pass", "unsupported", "known_divergence", "skipped", "tie_break"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     path: str
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Injection:
     """Special values written into the generated input: at explicit positions or a fraction."""
 
@@ -42,7 +42,7 @@ class Injection:
     fraction: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InputSpec:
     shape: tuple[int, ...]  # channels-first: N, C, spatial...
     dtype: str
@@ -57,7 +57,7 @@ class InputSpec:
         return dict(self.generator or ())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PoolParams:
     kernel_size: tuple[int, ...] = ()
     stride: tuple[int, ...] = ()
@@ -77,7 +77,7 @@ class PoolParams:
         return all(b == a for b, a in self.padding)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Expectation:
     verdict: str
     reason: str
@@ -85,7 +85,7 @@ class Expectation:
     devices: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Case:
     id: str
     op: str

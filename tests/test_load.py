@@ -122,6 +122,26 @@ def test_matrix_expands_with_readable_ids(tmp_path: Path) -> None:
     assert ids == ["avg-k3-s2-ceil-cip0", "avg-k3-s2-ceil-cip1", "avg-k3-s2-floor-cip0", "avg-k3-s2-floor-cip1"]
 
 
+def test_a_grid_holds_its_repeated_values_once(tmp_path: Path) -> None:
+    """A large suite is held whole while it runs: equal parameters, shapes and generator
+    settings are one object, not one per case."""
+    path = write(tmp_path, """
+        cases:
+          - id: g
+            op: max_pool
+            input: {shape: [1, 2, 8, 8], generator: {kind: randn, std: 2.0}}
+            params: {kernel_size: 2}
+            matrix:
+              dtype: [float32, float64]
+              stride: [1, 2]
+        """)
+    a, b, c, d = load_cases([str(path)])
+    assert a.params is c.params and b.params is d.params and a.params is not b.params
+    assert a.input.dtype == "float32" and c.input.dtype == "float64" and a.input.seed != b.input.seed
+    assert a.input.shape is b.input.shape and a.input.generator is d.input.generator
+    assert a.op is d.op and a.source.path is d.source.path
+
+
 def test_matrix_error_names_the_generated_case(tmp_path: Path) -> None:
     errors = errors_of(tmp_path, """
         cases:
