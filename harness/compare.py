@@ -39,14 +39,14 @@ def tolerance(case: Case) -> tuple[float, float]:
 
 
 # float width: (integer type of that width, its largest value)
-_INTS = {n: (t, t(np.iinfo(t).max)) for n, t in ((2, np.int16), (4, np.int32), (8, np.int64))}
+_INTS: dict[int, tuple[Any, Any]] = {n: (t, t(np.iinfo(t).max)) for n, t in ((2, np.int16), (4, np.int32), (8, np.int64))}
 
 
 def _ordered(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Map floats (rounded to `dtype`) to integers of the same width whose difference is the
     distance in units in the last place (+0 and -0 both map to 0)."""
     width, top = _INTS[dtype.itemsize]
-    bits = a.astype(dtype).view(width)
+    bits: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] = a.astype(dtype).view(width)
     sign = bits >> (8 * dtype.itemsize - 1)  # -1 for negative floats, else 0
     return (bits ^ (sign & top)) - sign
 
