@@ -9,6 +9,7 @@ import json
 import os
 import time
 import zipfile
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,8 @@ _encode = json.JSONEncoder(allow_nan=False).encode
 
 class ResultWriter:
     """Streams records to DIR/results.jsonl (and arrays to DIR/arrays.npz) as they arrive,
-    remembering only where each line is and where it sorts, so that results.json and the report
-    are assembled a case at a time, without holding the records."""
+    remembering only where each line is and where it sorts (four integers a line), so that
+    results.json and the report are assembled a case at a time, without holding the records."""
 
     def __init__(self, out: Path, save_arrays: bool = False) -> None:
         out.mkdir(parents=True, exist_ok=True)
@@ -35,16 +36,19 @@ class ResultWriter:
         self._jsonl = open(out / "results.jsonl", "wb")  # noqa: SIM115
         self._at = 0
         self._counts: dict[str, int] = {}
-        self._index: dict[str, list[tuple[tuple[Any, ...], int, int]]] = {"case": [], "result": []}
+        # per kind: (case order, label number, offset, size) of each line, as flat integers
+        self._index: dict[str, array[int]] = {"case": array("q"), "result": array("q")}
+        self._labels: dict[tuple[Any, ...], int] = {}  # (framework, device): its number
         self._flushed = time.monotonic()
         self._npz = zipfile.ZipFile(out / "arrays.npz", "w", zipfile.ZIP_DEFLATED) if save_arrays else None
 
-    def write(self, kind: str, record: dict[str, Any], key: tuple[Any, ...] = ()) -> None:
+    def write(self, kind: str, record: dict[str, Any], key: tuple[Any, ...] = (0,)) -> None:
         """One record; `key` orders it in results.json ((case order,) for a case, (case order,
         framework, device) for a result)."""
         line = (_encode({"kind": kind, **record}) + "\n").encode()
         self._jsonl.write(line)
-        self._index[kind].append((key, self._at, len(line)))
+        label = self._labels.setdefault(key[1:], len(self._labels))
+        self._index[kind].extend((key[0], label, self._at, len(line)))
         if kind == "result":
             self._counts[record["verdict"]] = self._counts.get(record["verdict"], 0) + 1
         self._at += len(line)
@@ -64,48 +68,54 @@ class ResultWriter:
         self._jsonl.close()
         if self._npz is not None:
             self._npz.close()
-        stored = Stored(self.out / "results.jsonl", sorted(self._index["case"], key=lambda e: e[0]),
-                        sorted(self._index["result"], key=lambda e: e[0]), {**meta, "counts": dict(sorted(self._counts.items()))})
+        rank = np.empty(max(1, len(self._labels)), dtype=np.int64)
+        rank[[self._labels[k] for k in sorted(self._labels)]] = np.arange(len(self._labels))
+        lines = {}
+        for kind, flat in self._index.items():
+            rows = np.frombuffer(flat, dtype=np.int64).reshape(-1, 4) if flat else np.zeros((0, 4), np.int64)
+            lines[kind] = rows[np.lexsort((rank[rows[:, 1]], rows[:, 0]))][:, [0, 2, 3]]
+        stored = Stored(self.out / "results.jsonl", lines["case"], lines["result"],
+                        {**meta, "counts": dict(sorted(self._counts.items()))})
         stored.write_json(self.out / "results.json")
         return stored
 
 
 class Stored:
-    """A finished run's records, read back from results.jsonl in report order."""
+    """A finished run's records, read back from results.jsonl in report order. `cases` and
+    `results` hold a row (case order, offset, size) per line, sorted."""
 
-    def __init__(self, jsonl: Path, cases: list[tuple[tuple[Any, ...], int, int]],
-                 results: list[tuple[tuple[Any, ...], int, int]], meta: dict[str, Any]) -> None:
+    def __init__(self, jsonl: Path, cases: np.ndarray, results: np.ndarray, meta: dict[str, Any]) -> None:
         self.jsonl, self._cases, self._results, self.meta = jsonl, cases, results, meta
         self.case_count = len(cases)
 
-    def _raw(self, index: list[tuple[tuple[Any, ...], int, int]]) -> Iterator[tuple[tuple[Any, ...], bytes]]:
+    def _raw(self, index: np.ndarray) -> Iterator[tuple[int, bytes]]:
         with open(self.jsonl, "rb") as fh:
-            for key, at, size in index:
+            for order, at, size in index.tolist():
                 fh.seek(at)
-                yield key, fh.read(size)
+                yield order, fh.read(size)
 
-    def _parsed(self, index: list[tuple[tuple[Any, ...], int, int]]) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
-        for key, line in self._raw(index):
+    def _parsed(self, index: np.ndarray) -> Iterator[tuple[int, dict[str, Any]]]:
+        for order, line in self._raw(index):
             rec = json.loads(line)
             rec.pop("kind")
-            yield key, rec
+            yield order, rec
 
     def items(self) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
         """(case, its results) in suite order. Results of a case that never finished (an
         interrupted run) are in results.json but not here."""
         results = self._parsed(self._results)
         pending = next(results, None)
-        for key, case in self._parsed(self._cases):
+        for order, case in self._parsed(self._cases):
             mine = []
-            while pending is not None and pending[0][:1] <= key:
-                if pending[0][:1] == key:
+            while pending is not None and pending[0] <= order:
+                if pending[0] == order:
                     mine.append(pending[1])
                 pending = next(results, None)
             yield case, mine
 
     def write_json(self, path: Path) -> None:
         """results.json with the record lines copied as they are ('{"kind": "case", ...}' -> '{...}')."""
-        def records(index: list[tuple[tuple[Any, ...], int, int]]) -> Iterator[bytes]:
+        def records(index: np.ndarray) -> Iterator[bytes]:
             return (b"{" + line[line.index(b",") + 1 :].strip() for _, line in self._raw(index))
 
         _write_layout(path, {"schema_version": SCHEMA_VERSION, "meta": self.meta},
