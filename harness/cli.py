@@ -158,12 +158,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         meta["timings"] = {"load": load_seconds, **meta["timings"]}
         meta.update(started=started, duration=time.time() - started, complete=not interrupted)
         stored = writer.close(meta)
-    doc = render_all(stored, config.out)
-    print_summary(doc, config.out)
+    summary = render_all(stored, config.out)
+    print_summary(summary, config.out)
     if interrupted:
         print("interrupted: results so far are in the report, marked incomplete", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_OK if all(r["verdict"] in ACCEPTABLE for r in doc["results"]) else EXIT_DISAGREE
+    return EXIT_OK if not summary["failing_count"] else EXIT_DISAGREE
 
 
 class ProgressLine:
@@ -197,24 +197,20 @@ class ProgressLine:
             print(file=sys.stderr)
 
 
-def print_summary(doc: dict[str, Any], out: Path) -> None:
-    """Closing table: verdict counts per framework/device."""
-    table: dict[str, dict[str, int]] = {}
-    for r in doc["results"]:
-        row = table.setdefault(f"{r['framework']}-{r['device']}", {})
-        row[r["verdict"]] = row.get(r["verdict"], 0) + 1
+def print_summary(summary: dict[str, Any], out: Path) -> None:
+    """Closing table: verdict counts per framework/device, then the first failures."""
+    table = summary["table"]
     verdicts = sorted({v for row in table.values() for v in row})
     width = max([len(k) for k in table] + [9])
     print(f"{'framework':<{width}}  " + "  ".join(verdicts))
     for name, row in sorted(table.items()):
         print(f"{name:<{width}}  " + "  ".join(f"{row.get(v, 0):>{len(v)}}" for v in verdicts))
-    failing = [r for r in doc["results"] if r["verdict"] not in ACCEPTABLE]
-    for r in failing[:20]:
+    for r in summary["failing"]:
         print(f"FAIL {r['case_id']} [{r['framework']}-{r['device']}] {r['verdict']}: {r['reason']}")
-    if len(failing) > 20:
-        print(f"... and {len(failing) - 20} more failures")
-    print(f"{len(doc['cases'])} cases, {len(doc['results'])} results in {doc['meta'].get('duration', 0):.1f}s; "
-          f"report: {out / 'index.html'}")
+    if summary["failing_count"] > len(summary["failing"]):
+        print(f"... and {summary['failing_count'] - len(summary['failing'])} more failures")
+    print(f"{summary['case_count']} cases, {summary['result_count']} results in "
+          f"{summary['meta'].get('duration', 0):.1f}s; report: {out / 'index.html'}")
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

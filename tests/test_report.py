@@ -90,10 +90,12 @@ def test_large_runs_page_their_details(monkeypatch, tmp_path) -> None:
     assert 'href="details/page-002.html#case-3"' in pages["index.html"]
     assert '<section id="case-3">' in pages["details/page-002.html"]
     assert "<section" not in pages["index.html"]
-    assert [r["case_id"] for r in summary["results"]] == [f"c{i}" for i in range(5)]
+    assert (summary["case_count"], summary["result_count"], summary["failing_count"]) == (5, 5, 5)
+    assert summary["table"] == {"torch-cpu": {"numeric_mismatch": 5}}
     worst = base_result["comparison"]["output"]["max_abs"]
     assert worst > 0 and pages["index.html"].count(f'data-worst="{worst}"') == 5
-    assert (tmp_path / "junit.xml").read_text().count("<testcase") == 5
+    junit = ET.fromstring((tmp_path / "junit.xml").read_text())
+    assert [tc.get("name") for tc in junit] == [f"c{i}[torch-cpu]" for i in range(5)] and junit.get("failures") == "5"
 
 
 def test_results_json_round_trips_one_record_per_line(tmp_path) -> None:

@@ -1,95 +1,133 @@
 """Reporters: read a results document, write index.html and junit.xml. They run no framework.
 
-A run's records are read back one case at a time: details pages are written as they fill, and
-only a slim summary of each result (what the index matrix and junit.xml show) is held.
+A run's records are read back a case at a time, twice: the first pass writes the details pages
+and counts (the index's summary tables and filters, junit.xml's totals), the second streams the
+index matrix and junit.xml's testcases. Nothing proportional to the run is held.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from harness.report.html import by_case, render_html, write_html, write_page
-from harness.report.junit import render_junit
+from harness.report.junit import junit_foot, junit_head, junit_testcases, render_junit
 from harness.results import Stored
+from harness.spec import ACCEPTABLE
 
 PAGE_SIZE = 300  # cases per details page once a run has more than this
-SLIM_RESULT = ("case_id", "framework", "device", "verdict", "reason", "error", "seconds")
-SLIM_CASE = ("id", "order", "op", "tags", "source")
+SHOWN_FAILURES = 20  # failing results the summary lists by name
+
+Items = Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]
+
+
+class Tally:
+    """What the first pass learns: counts per framework-device and verdict, the ops and tags
+    the index filters on, and the first failures."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.meta = meta
+        self.cases = self.results = 0
+        self.table: dict[str, dict[str, int]] = {}
+        self.ops: set[str] = set()
+        self.tags: set[str] = set()
+        self.failing: list[dict[str, Any]] = []
+        self.failing_count = 0
+
+    def add(self, case: dict[str, Any], results: list[dict[str, Any]]) -> None:
+        self.cases += 1
+        self.ops.add(case["op"])
+        self.tags.update(case.get("tags") or ())
+        for r in results:
+            self.results += 1
+            row = self.table.setdefault(f"{r['framework']}-{r['device']}", {})
+            row[r["verdict"]] = row.get(r["verdict"], 0) + 1
+            if r["verdict"] not in ACCEPTABLE:
+                self.failing_count += 1
+                if len(self.failing) < SHOWN_FAILURES:
+                    self.failing.append({k: r.get(k) for k in ("case_id", "framework", "device", "verdict", "reason")})
+
+    def counts(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for row in self.table.values():
+            for v, n in row.items():
+                total[v] = total.get(v, 0) + n
+        return total
+
+    def summary(self) -> dict[str, Any]:
+        return {"meta": self.meta, "case_count": self.cases, "result_count": self.results, "table": self.table,
+                "failing": self.failing, "failing_count": self.failing_count}
 
 
 def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
-    """Write index.html (+ details/page-NNN.html past PAGE_SIZE cases) and junit.xml; return the
-    summary document they were made from (meta, and slim cases and results)."""
+    """Write index.html (+ details/page-NNN.html past PAGE_SIZE cases) and junit.xml; return
+    the summary they were made from (Tally.summary)."""
     out.mkdir(parents=True, exist_ok=True)
     stale = out / "details"
     if stale.is_dir():  # pages of an earlier, larger run must not linger
         for old in stale.glob("page-*.html"):
             old.unlink()
+    items: Callable[[], Items]
     if isinstance(doc, dict):
         grouped = by_case(doc)
         meta, count = doc["meta"], len(doc["cases"])
-        items: Iterator[tuple[dict[str, Any], list[dict[str, Any]]]] = (
-            (c, grouped.get(c["id"], [])) for c in doc["cases"])
+        items = lambda: ((c, grouped.get(c["id"], [])) for c in doc["cases"])  # noqa: E731
     else:
-        meta, count, items = doc.meta, doc.case_count, doc.items()
-    cases: list[dict[str, Any]] = []
-    results: list[Any] = []  # records, or Slim summaries of them past PAGE_SIZE cases
-    if count <= PAGE_SIZE:  # small: everything on one page, read whole
-        for case, rs in items:
-            cases.append(case)
-            results.extend(rs)
-        summary = {"meta": meta, "cases": cases, "results": results}
-        write_html(out / "index.html", summary)
+        meta, count, items = doc.meta, doc.case_count, doc.items
+    tally = Tally(meta)
+    sections: list[tuple[dict[str, Any], list[dict[str, Any]], str]] | None = None
+    pages: list[dict[str, Any]] = []
+    if count <= PAGE_SIZE:  # small: everything on one page, read once
+        sections = [(case, rs, "") for case, rs in items()]
+        for case, rs, _ in sections:
+            tally.add(case, rs)
     else:
-        pages: list[dict[str, Any]] = []
-        where: dict[str, str] = {}
-        chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-        for case, rs in items:
-            chunk.append((case, rs))
-            cases.append({k: case.get(k) for k in SLIM_CASE})
-            results.extend(Slim(r) for r in rs)
-            if len(chunk) == PAGE_SIZE:
-                _flush(out, chunk, pages, where)
-        if chunk:
-            _flush(out, chunk, pages, where)
-        summary = {"meta": meta, "cases": cases, "results": results}
-        write_html(out / "index.html", summary, pages, where)
-    (out / "junit.xml").write_text(render_junit(summary), encoding="utf-8")
-    return summary
+        pages = _details(out, items(), tally)
+    with open(out / "junit.xml", "w", encoding="utf-8") as junit:
+        junit.write(junit_head(tally.counts(), meta.get("duration", 0)))
+
+        def rows() -> Iterator[tuple[dict[str, Any], list[dict[str, Any]], str]]:
+            """The second pass: each case's matrix row, its testcases written as it goes by."""
+            for case, rs, href in sections if sections is not None else _rows(items()):
+                junit.write(junit_testcases(case, rs))
+                yield case, rs, href
+
+        write_html(out / "index.html", tally, rows(), pages, sections)
+        junit.write(junit_foot())
+    return tally.summary()
 
 
-class Slim:
-    """What the index matrix, junit.xml and the closing table need of one result; read like the
-    record it came from (r.verdict, r["verdict"], r.get("reason"))."""
-
-    __slots__ = SLIM_RESULT + ("max_abs",)
-
-    def __init__(self, r: dict[str, Any]) -> None:
-        for k in SLIM_RESULT:
-            v = r.get(k)
-            setattr(self, k, sys.intern(v) if isinstance(v, str) and k in ("framework", "device", "verdict") else v)
-        self.max_abs = ((r.get("comparison") or {}).get("output") or {}).get("max_abs")
-
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key, default)
+def _details(out: Path, items: Items, tally: Tally) -> list[dict[str, Any]]:
+    """First pass: the details pages, PAGE_SIZE cases each, and the tally."""
+    pages: list[dict[str, Any]] = []
+    chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    for case, rs in items:
+        tally.add(case, rs)
+        chunk.append((case, rs))
+        if len(chunk) == PAGE_SIZE:
+            _flush(out, chunk, pages)
+    if chunk:
+        _flush(out, chunk, pages)
+    return pages
 
 
-def _flush(out: Path, chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]], pages: list[dict[str, Any]],
-           where: dict[str, str]) -> None:
-    href = f"details/page-{len(pages) + 1:03d}.html"
+def _rows(items: Items) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]], str]]:
+    for i, (case, rs) in enumerate(items):
+        yield case, rs, _href(i // PAGE_SIZE)
+
+
+def _href(page: int) -> str:
+    return f"details/page-{page + 1:03d}.html"
+
+
+def _flush(out: Path, chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]], pages: list[dict[str, Any]]) -> None:
+    href = _href(len(pages))
     first, last = chunk[0][0]["order"] + 1, chunk[-1][0]["order"] + 1
     pages.append({"href": href, "first": first, "last": last})
-    for case, _ in chunk:
-        where[case["id"]] = href
     (out / href).parent.mkdir(parents=True, exist_ok=True)
-    write_page(out / href, [c for c, _ in chunk], {c["id"]: rs for c, rs in chunk}, first, last)
+    write_page(out / href, chunk, first, last)
     chunk.clear()
 
 
-__all__ = ["render_all", "render_html", "render_junit"]
+__all__ = ["render_all", "render_html", "render_junit", "Tally"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,16 +49,15 @@ _ENV.filters["fmt"] = _fmt
 _ENV.filters["heatmap"] = svg_heatmap
 
 
-def write_page(path: Path, cases: list[dict[str, Any]], by_case: dict[str, list[dict[str, Any]]], first: int,
-               last: int) -> None:
-    _ENV.get_template("page.html.j2").stream(cases=cases, by_case=by_case, first=first, last=last).dump(
-        str(path), encoding="utf-8")
+Row = tuple[dict[str, Any], list[dict[str, Any]], str]  # case, its results, href of its details page
 
 
-def _max_abs(r: Any) -> float | None:
-    """Output max |diff| of a result record (or of its report summary, which keeps just that)."""
-    if hasattr(r, "max_abs"):
-        return r.max_abs  # type: ignore[no-any-return]
+def write_page(path: Path, chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]], first: int, last: int) -> None:
+    _ENV.get_template("page.html.j2").stream(chunk=chunk, first=first, last=last).dump(str(path), encoding="utf-8")
+
+
+def _max_abs(r: dict[str, Any]) -> float | None:
+    """Output max |diff| of a result record."""
     return ((r.get("comparison") or {}).get("output") or {}).get("max_abs")  # type: ignore[no-any-return]
 
 
@@ -69,38 +69,41 @@ def by_case(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def render_html(doc: dict[str, Any], pages: list[dict[str, Any]] | None = None,
-                where: dict[str, str] | None = None) -> str:
-    return _ENV.get_template("index.html.j2").render(**_index_context(doc, pages, where))
+def render_html(doc: dict[str, Any]) -> str:
+    """index.html of a results document held in memory, details included."""
+    from harness.report import Tally
+
+    grouped, tally = by_case(doc), Tally(doc["meta"])
+    rows = [(c, grouped.get(c["id"], []), "") for c in doc["cases"]]
+    for case, rs, _ in rows:
+        tally.add(case, rs)
+    return _ENV.get_template("index.html.j2").render(**_index_context(tally, rows, [], rows))
 
 
-def write_html(path: Path, doc: dict[str, Any], pages: list[dict[str, Any]] | None = None,
-               where: dict[str, str] | None = None) -> None:
-    """index.html, streamed to the file (a large run's page is never held whole)."""
-    _ENV.get_template("index.html.j2").stream(**_index_context(doc, pages, where)).dump(str(path), encoding="utf-8")
+def write_html(path: Path, tally: Any, rows: Iterable[Row], pages: list[dict[str, Any]],
+               sections: list[Row] | None) -> None:
+    """index.html streamed to the file: `rows` (the matrix) is read once, as it is written;
+    `sections` (the details of a small run) is shown on the page when given."""
+    _ENV.get_template("index.html.j2").stream(**_index_context(tally, rows, pages, sections)).dump(
+        str(path), encoding="utf-8")
 
 
-def _index_context(doc: dict[str, Any], pages: list[dict[str, Any]] | None,
-                   where: dict[str, str] | None) -> dict[str, Any]:
-    meta = doc["meta"]
-    grouped = by_case(doc)
-    where = where or {}
-    columns = sorted({f"{r['framework']}-{r['device']}" for r in doc["results"]})
-    per_column: dict[str, dict[str, int]] = {}
-    for r in doc["results"]:
-        col = per_column.setdefault(f"{r['framework']}-{r['device']}", {})
-        col[r["verdict"]] = col.get(r["verdict"], 0) + 1
+def _index_context(tally: Any, rows: Iterable[Row], pages: list[dict[str, Any]],
+                   sections: list[Row] | None) -> dict[str, Any]:
+    meta = tally.meta
     started = meta.get("started")
     return dict(
         meta=meta,
-        cases=doc["cases"],
-        by_case=grouped,
-        columns=columns,
-        per_column=per_column,
-        verdicts=sorted({r["verdict"] for r in doc["results"]}),
+        case_count=tally.cases,
+        rows=rows,
+        sections=sections or [],
+        columns=sorted(tally.table),
+        per_column=tally.table,
+        verdicts=sorted(tally.counts()),
+        ops=sorted(tally.ops),
+        tags=sorted(tally.tags),
         acceptable=ACCEPTABLE,
         started=datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(timespec="seconds") if started else "-",
-        pages=pages or [],
-        link=lambda c: f"{where.get(c['id'], '')}#case-{c['order']}",
+        pages=pages,
         worst=lambda rs: max((_max_abs(r) or 0.0 for r in rs), default=0.0),
     )

@@ -1,7 +1,7 @@
 """junit.xml: one testcase per (case, framework, device), so CI shows verdicts natively.
 
-Written as text a testcase at a time (an ElementTree of a large run costs more memory than the
-run itself)."""
+Written as text a case at a time (an ElementTree of a large run costs more memory than the run
+itself)."""
 
 from __future__ import annotations
 
@@ -22,19 +22,26 @@ def _text(value: Any) -> str:
     return escape(_NOT_XML.sub("?", str(value)))
 
 
-def render_junit(doc: dict[str, Any]) -> str:
-    results = doc["results"]
-    sources = {c["id"]: str(c.get("source") or "").split(":")[0] for c in doc["cases"]}
-    failures = sum(r["verdict"] not in ACCEPTABLE and r["verdict"] != "error" for r in results)
-    errors = sum(r["verdict"] == "error" for r in results)
-    skipped = sum(r["verdict"] in ("skipped", "unsupported") for r in results)
-    out = ['<?xml version="1.0" encoding="utf-8"?>',
-           f'<testsuite name="pool-parity" tests="{len(results)}" failures="{failures}" errors="{errors}" '
-           f'skipped="{skipped}" time="{doc["meta"].get("duration", 0):.3f}">']
+def junit_head(counts: dict[str, int], duration: float) -> str:
+    """The XML declaration and <testsuite> opening, from verdict counts."""
+    failures = sum(n for v, n in counts.items() if v not in ACCEPTABLE and v != "error")
+    skipped = counts.get("skipped", 0) + counts.get("unsupported", 0)
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<testsuite name="pool-parity" tests="{sum(counts.values())}" failures="{failures}" '
+            f'errors="{counts.get("error", 0)}" skipped="{skipped}" time="{duration:.3f}">\n')
+
+
+def junit_foot() -> str:
+    return "</testsuite>\n"
+
+
+def junit_testcases(case: dict[str, Any], results: list[dict[str, Any]]) -> str:
+    """One <testcase> per result of a case, classname = the case file."""
+    classname = _attr(str(case.get("source") or "").split(":")[0] or "cases")
+    out = []
     for r in results:
         name = f"{r['case_id']}[{r['framework']}-{r['device']}]"
-        head = (f'  <testcase classname={_attr(sources.get(r["case_id"]) or "cases")} name={_attr(name)} '
-                f'time="{r.get("seconds") or 0:.6f}"')
+        head = f'  <testcase classname={classname} name={_attr(name)} time="{r.get("seconds") or 0:.6f}"'
         verdict, reason = r["verdict"], r.get("reason") or ""
         if verdict in ("skipped", "unsupported"):
             body = f"<skipped message={_attr(f'{verdict}: {reason}')} />"
@@ -45,8 +52,20 @@ def render_junit(doc: dict[str, Any]) -> str:
         elif verdict in ("known_divergence", "tie_break"):
             body = f"<system-out>{_text(f'{verdict}: {reason}')}</system-out>"
         else:
-            out.append(head + " />")
+            out.append(head + " />\n")
             continue
-        out.append(f"{head}>\n    {body}\n  </testcase>")
-    out.append("</testsuite>\n")
-    return "\n".join(out)
+        out.append(f"{head}>\n    {body}\n  </testcase>\n")
+    return "".join(out)
+
+
+def render_junit(doc: dict[str, Any]) -> str:
+    """junit.xml of a results document held in memory."""
+    counts: dict[str, int] = {}
+    for r in doc["results"]:
+        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for r in doc["results"]:
+        grouped.setdefault(r["case_id"], []).append(r)
+    sources = {c["id"]: c for c in doc["cases"]}
+    body = "".join(junit_testcases(sources.get(cid, {}), rs) for cid, rs in grouped.items())
+    return junit_head(counts, doc["meta"].get("duration", 0)) + body + junit_foot()
