@@ -5,6 +5,7 @@ Hands raw mappings (with their source lines) to normalise.py, which builds Case 
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import itertools
 import re
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
@@ -39,39 +39,131 @@ class _DuplicateKey(Exception):
         self.key, self.line = key, line
 
 
-if hasattr(yaml, "CSafeLoader"):  # libyaml parses; nodes are composed in Python one case at a time
+if hasattr(yaml, "CSafeLoader"):  # libyaml parses; values are built from its events (_value)
     from yaml._yaml import CParser
 
-    class _Loader(CParser, Composer, SafeConstructor, Resolver):  # type: ignore[misc]
-        """A safe loader (no object construction) whose mappings are Nodes; duplicate keys fail."""
+    class _Loader(CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+        """Parser events, the safe loader's scalar constructors and its tag resolver."""
 
         def __init__(self, stream: str) -> None:
             CParser.__init__(self, stream)
-            Composer.__init__(self)
             SafeConstructor.__init__(self)
             Resolver.__init__(self)
+            self.plain_scalars: dict[str, Any] = {}
 else:  # pragma: no cover - PyYAML without libyaml
 
     class _Loader(yaml.SafeLoader):  # type: ignore[no-redef]
-        """A safe loader whose mappings are Nodes; duplicate keys fail."""
+        """Parser events, the safe loader's scalar constructors and its tag resolver."""
+
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.plain_scalars: dict[str, Any] = {}
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> Node:
-    loader.flatten_mapping(node)
-    out = Node()
-    out.line = node.start_mark.line + 1
-    out.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if key in out:
-            raise _DuplicateKey(str(key), line)
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.key_lines[str(key)] = line
-    return out
+_STR = "tag:yaml.org,2002:str"
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_NONSPECIFIC = (None, "!")
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+def _value(loader: _Loader, anchors: dict[str, Any]) -> Any:
+    """The value at the loader's next event, built straight from the events (no node tree):
+    mappings as Nodes with their lines, lists, scalars as the safe loader makes them. Anchors
+    and aliases work across the file, merge keys (<<) give way to the mapping's own keys, a
+    duplicate key fails, and an explicit tag the safe loader does not know fails."""
+    event = loader.get_event()
+    kind = type(event)
+    if kind is yaml.ScalarEvent:
+        value = _scalar(loader, event)
+    elif kind is yaml.MappingStartEvent:
+        _check_tag(loader, event, _MAP)
+        value = Node()
+        value.line = event.start_mark.line + 1
+        if event.anchor is not None:
+            anchors[event.anchor] = value
+        merged: list[Node] = []
+        while not loader.check_event(yaml.MappingEndEvent):
+            key_event = loader.peek_event()
+            line = key_event.start_mark.line + 1
+            if (type(key_event) is yaml.ScalarEvent and key_event.value == "<<" and key_event.implicit[0]
+                    and key_event.tag in _NONSPECIFIC):
+                loader.get_event()
+                merged.extend(_merge_sources(_value(loader, anchors), key_event))
+                continue
+            key = _value(loader, anchors)
+            if key in value:
+                raise _DuplicateKey(str(key), line)
+            value[key] = _value(loader, anchors)
+            value.key_lines[str(key)] = line
+        loader.get_event()
+        for source in merged:  # earlier sources win over later ones, own keys over all
+            for k, v in source.items():
+                if k not in value:
+                    value[k] = v
+                    value.key_lines[str(k)] = source.line_of(str(k))
+        return value
+    elif kind is yaml.SequenceStartEvent:
+        _check_tag(loader, event, _SEQ)
+        value = []
+        if event.anchor is not None:
+            anchors[event.anchor] = value
+        while not loader.check_event(yaml.SequenceEndEvent):
+            value.append(_value(loader, anchors))
+        loader.get_event()
+        return value
+    elif kind is yaml.AliasEvent:
+        if event.anchor not in anchors:
+            raise yaml.composer.ComposerError(None, None, f"found undefined alias {event.anchor!r}", event.start_mark)
+        return anchors[event.anchor]
+    else:  # pragma: no cover - the parser gives nothing else inside a document
+        raise yaml.composer.ComposerError(None, None, f"unexpected {kind.__name__}", event.start_mark)
+    if event.anchor is not None:
+        anchors[event.anchor] = value
+    return value
+
+
+def _scalar(loader: _Loader, event: Any) -> Any:
+    tag = event.tag
+    plain = tag is None and event.implicit[0]
+    if plain:  # the same words and numbers recur all through a suite: resolve and build each once
+        known = loader.plain_scalars.get(event.value, _UNSEEN)
+        if known is not _UNSEEN:
+            return known
+    if tag in _NONSPECIFIC:
+        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+    if tag == _STR:
+        value = event.value
+    else:
+        value = _construct(loader, tag, event)
+    if plain and isinstance(value, _IMMUTABLE):
+        loader.plain_scalars[event.value] = value
+    return value
+
+
+_UNSEEN = object()
+_IMMUTABLE = (str, int, float, type(None), datetime.date)
+
+
+def _construct(loader: _Loader, tag: str, event: Any) -> Any:
+    construct = loader.yaml_constructors.get(tag)
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    if construct is None:
+        return loader.construct_undefined(node)  # raises: the tag is not one the safe loader builds
+    return construct(loader, node)
+
+
+def _check_tag(loader: _Loader, event: Any, default: str) -> None:
+    if event.tag not in _NONSPECIFIC and event.tag != default:
+        node_type = yaml.MappingNode if default == _MAP else yaml.SequenceNode
+        loader.construct_undefined(node_type(event.tag, [], event.start_mark, event.end_mark))
+
+
+def _merge_sources(value: Any, key_event: Any) -> list[Node]:
+    sources = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, Node) for v in sources):
+        raise yaml.constructor.ConstructorError(
+            "while constructing a mapping", None, "a merge key (<<) takes a mapping or a list of mappings",
+            key_event.start_mark)
+    return sources
 
 
 @dataclass(frozen=True)
@@ -131,21 +223,22 @@ def _read(name: str, text: str, errors: list[CaseError]) -> Iterator[RawCase]:
         return
     loader.get_event()
     lines = text.splitlines()
+    anchors: dict[str, Any] = {}
     defaults, seen_cases = Node(), False
     held: list[tuple[int, list[tuple[int, Any, int]]]] = []  # case lists read before `defaults:`
     while not loader.check_event(yaml.MappingEndEvent):
-        key_node = loader.compose_node(None, None)
-        key, key_line = loader.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+        key_event = loader.peek_event()
+        key, key_line = _value(loader, anchors), key_event.start_mark.line + 1
         if key == "cases" and loader.check_event(yaml.SequenceStartEvent):
             seen_cases = True
-            hold = _DEFAULTS_LATER.search(text, key_node.end_mark.index) is not None
-            items = _items(loader)
+            hold = _DEFAULTS_LATER.search(text, key_event.end_mark.index) is not None
+            items = _items(loader, anchors)
             if hold:
                 held.append((key_line, list(items)))
             else:
                 yield from _expand_items(name, key_line, defaults, items, lines, errors)
             continue
-        value = loader.construct_document(loader.compose_node(None, None))
+        value = _value(loader, anchors)
         if key == "cases":
             seen_cases = True
             errors.append(CaseError(name, key_line, None, "cases", "must be a list of cases"))
@@ -168,18 +261,17 @@ def _read(name: str, text: str, errors: list[CaseError]) -> Iterator[RawCase]:
         errors[:] = [CaseError(name, 1, None, "cases", _NOT_A_FILE)]
 
 
-def _items(loader: Any) -> Iterator[tuple[int, Any, int]]:
+def _items(loader: Any, anchors: dict[str, Any]) -> Iterator[tuple[int, Any, int]]:
     """(index, constructed item, line where its text ends) for each item of the sequence the
     loader is at; an item's text runs to where the next one starts."""
     loader.get_event()  # sequence start
     prev: tuple[int, Any] | None = None
     i = 0
     while not loader.check_event(yaml.SequenceEndEvent):
-        node = loader.compose_node(None, None)
-        start = node.start_mark.line + 1
+        start = loader.peek_event().start_mark.line + 1
         if prev is not None:
             yield (*prev, start)
-        prev = (i, loader.construct_document(node))
+        prev = (i, _value(loader, anchors))
         i += 1
     end = loader.get_event().end_mark
     if prev is not None:  # the last one: to the end of the list (and its line, if the list ends mid-line)

@@ -236,3 +236,56 @@ def test_errors_deep_in_a_long_file_name_their_line(tmp_path: Path) -> None:
 def test_two_documents_are_refused(tmp_path: Path) -> None:
     errors = errors_of(tmp_path, "cases: []\n---\ncases: []\n")
     assert len(errors) == 1 and "c.yaml:2:" in errors[0] and "single document" in errors[0]
+
+
+def test_values_are_what_the_safe_loader_makes(tmp_path: Path) -> None:
+    """Case files are read from parser events, not through yaml.safe_load: every scalar form must
+    still come out as the safe loader makes it (YAML 1.1 booleans, bases, sexagesimals, specials)."""
+    import yaml
+
+    from harness.load import read_file
+
+    tags = ('[a, "b", \'c\', yes, No, ~, null, "", 0x1F, 0o17, 017, 1_000, -12, 1:30, .inf, -.Inf, .NaN, 2001-12-14, '
+            '"2001-12-14", 1e3, 3., 6.8523015e+5, !!str 5, !!float 2, !!binary aGk=, !!null "", on, off, yes, 2]')
+    path = write(tmp_path, f"""
+        cases:
+          - id: x
+            tags: {tags}
+        """)
+    (raw,) = read_file(path)
+    expected = yaml.safe_load(tags)
+    got = raw.node["tags"]
+    assert [type(v) for v in got] == [type(v) for v in expected]
+    assert [repr(v) for v in got] == [repr(v) for v in expected]
+
+
+def test_merge_keys_give_way_to_the_mappings_own_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        cases:
+          - id: a
+            op: max_pool
+            input: {shape: [1, 1, 8], generator: {kind: randn}}
+            params: &base {kernel_size: 2, stride: 2}
+          - id: b
+            op: max_pool
+            input: {shape: [1, 1, 8], generator: {kind: randn}}
+            params: {<<: *base, stride: 1}
+          - id: c
+            op: max_pool
+            input: {shape: [1, 1, 8], generator: {kind: randn}}
+            params: {<<: [{kernel_size: 3}, *base], padding: 1}
+        """)
+    a, b, c = (case.params for case in load_cases([str(path)]))
+    assert (a.kernel_size, a.stride) == ((2,), (2,))
+    assert (b.kernel_size, b.stride) == ((2,), (1,))  # own key over the merged one
+    assert (c.kernel_size, c.stride, c.padding) == ((3,), (2,), ((1, 1),))  # the first source wins
+    bad = path.read_text().replace("stride: 2}", "stride: 0}")
+    errors = errors_of(tmp_path, bad)  # a merged value is reported where it is written
+    assert errors and all("c.yaml:5:" in e and "params.stride" in e for e in errors)
+
+
+def test_unsupported_yaml_tags_are_refused(tmp_path: Path) -> None:
+    for body in ("cases:\n  - !!set {a, b}\n", "cases:\n  - id: a\n    params: !!python/object:os.system {a: 1}\n",
+                 "cases:\n  - id: a\n    params: {<<: 5}\n", "cases:\n  - id: a\n    input: *nowhere\n"):
+        (error,) = errors_of(tmp_path, body)
+        assert "c.yaml:" in error and "invalid YAML" in error
