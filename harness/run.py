@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from multiprocessing.connection import wait
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -42,8 +43,9 @@ PLAN_CACHE = 4096  # plan signatures remembered
 class Worker:
     """One worker process (or, with isolation off, the adapter called in-process)."""
 
-    def __init__(self, spec: adapters.AdapterSpec, isolated: bool, env: dict[str, str] | None = None) -> None:
-        self.spec, self.isolated = spec, isolated
+    def __init__(self, spec: adapters.AdapterSpec, isolated: bool, env: dict[str, str] | None = None,
+                 log: Path | None = None) -> None:
+        self.spec, self.isolated, self.log = spec, isolated, log
         self.env = {**(env or {}), **spec.env}
         # Batches sent and not yet answered (with the time each was sent), oldest first: the head
         # is the one running. A second waits in the pipe so the worker never idles while the
@@ -77,7 +79,8 @@ class Worker:
             self.proc, self.conn = None, None
             return
         self.conn, child = self._ctx.Pipe()
-        self.proc = self._ctx.Process(target=serve, args=(child, self.spec.module, self.env, self.progress),
+        self.proc = self._ctx.Process(target=serve, args=(child, self.spec.module, self.env, self.progress,
+                                                          str(self.log) if self.log else None),
                                       daemon=True, name=f"pool-parity-{self.spec.name}")
         self.proc.start()
         child.close()
@@ -121,9 +124,12 @@ class Worker:
             return "still running"
         if code < 0:
             sig = -code
-            hint = " (killed: out of memory?)" if sig == 9 else ""
-            return f"killed by signal {sig}{hint}"
-        return f"exit code {code}"
+            cause = f"killed by signal {sig}" + (" (killed: out of memory?)" if sig == 9 else "")
+        else:
+            cause = f"exit code {code}"
+        if self.log is not None and self.log.exists() and self.log.stat().st_size:
+            cause += f"; its messages are in {self.log}"
+        return cause
 
     def call(self, case: Case, plan: Plan, x: np.ndarray, device: str, upstream: np.ndarray | None,
              timeout: float) -> tuple[Any, str | None]:
@@ -250,9 +256,14 @@ class Runner:
         """Spawn every worker; each framework gets work as soon as its own worker is ready, so a
         slow import (TensorFlow's) does not hold the others back."""
         jobs = max(1, self.config.jobs)
+        logs = self.config.out / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
         for fw, spec in self.specs.items():
             env = thread_env(self.config.threads)
-            self.pools[fw] = [Worker(spec, self.config.isolation, env) for _ in range(jobs if self.config.isolation else 1)]
+            log = logs / f"{fw}.log"
+            log.unlink(missing_ok=True)  # a log holds this run's messages only
+            self.pools[fw] = [Worker(spec, self.config.isolation, env, log)
+                              for _ in range(jobs if self.config.isolation else 1)]
             if not self.config.isolation:
                 self._ready(self.pools[fw][0], self.pools[fw][0].ready())
 

@@ -33,7 +33,13 @@ def pack(case: Any, x: Any, upstream: Any) -> bytes:
     return pickle.dumps((case, x, upstream), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def serve(conn: Any, module: str, env: dict[str, str], progress: Any) -> None:
+def serve(conn: Any, module: str, env: dict[str, str], progress: Any, log: str | None = None) -> None:
+    if log and not os.environ.get("POOL_PARITY_DEBUG"):
+        # The framework's own chatter (TensorFlow's start-up lines, oneDNN notes, a crash's last
+        # words) goes to the run's logs/<framework>.log, not through the progress line.
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 2)
+        os.close(fd)
     os.environ.update(env)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's start-up chatter hides progress
     try:

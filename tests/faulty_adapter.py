@@ -1,6 +1,6 @@
 """A deliberately faulty adapter for runner tests: behaviour picked by the case's tags.
 
-tags: crash -> the process aborts; hang -> sleeps forever; raise -> ValueError;
+tags: crash -> the process says so on stderr and aborts; hang -> sleeps forever; raise -> ValueError;
 wrong -> returns zeros; unpicklable -> an answer the worker cannot send back (it dies between
 cases); otherwise returns the reference (a correct framework).
 """
@@ -28,6 +28,7 @@ def plan(case: Case, backend: str | None = None) -> Plan:
 
 def execute(case: Case, plan: Plan, x, device: str, upstream=None) -> Outcome:
     if "crash" in case.tags:
+        os.write(2, b"faulty adapter: aborting on purpose\n")  # a framework's last words, on stderr
         os.kill(os.getpid(), signal.SIGABRT)
     if "hang" in case.tags:
         time.sleep(3600)

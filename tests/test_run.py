@@ -57,6 +57,15 @@ def test_crash_and_hang_cost_only_their_case(tmp_path: Path) -> None:
     assert "worker restarted" in report
 
 
+def test_a_workers_own_messages_go_to_its_log_not_the_terminal(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    code, doc = run(tmp_path, suite(tmp_path, ["ok", "crash", "ok"]))
+    log = tmp_path / "out" / "logs" / "faulty.log"
+    assert code == 1 and "aborting on purpose" in log.read_text()
+    assert "aborting on purpose" not in capfd.readouterr().err
+    (event,) = doc["meta"]["events"]
+    assert f"its messages are in {log}" in event
+
+
 def test_death_between_cases_is_charged_to_the_case_that_causes_it(tmp_path: Path) -> None:
     # The worker dies sending its batch's answers (no case running): everything in flight is
     # retried, retried cases run one at a time, and only the case that kills it ends in error.
