@@ -51,62 +51,96 @@ def _ordered(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return (bits ^ (sign & top)) - sign
 
 
-def diff_arrays(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float, dtype: str) -> dict[str, Any]:
-    """Statistics of got vs expected (same shape). Mismatch = outside tolerance or misplaced NaN/inf."""
-    g = np.asarray(got, dtype=np.float64)
-    e = np.asarray(exp, dtype=np.float64)
+class Expected:
+    """The expected side of a comparison, with its ULP ordering computed once (the costliest part
+    that does not depend on the answer): a case's reference is compared with every framework's
+    answer. (Caching |e|-based tolerances too saves a little more time but holds three more
+    arrays per open case.)"""
+
+    __slots__ = ("e", "rtol", "atol", "dtype", "_ordered")
+    _ordered: np.ndarray | None
+
+    def __init__(self, exp: np.ndarray, rtol: float, atol: float, dtype: str) -> None:
+        self.e = np.asarray(exp, dtype=np.float64)
+        self.rtol, self.atol, self.dtype = rtol, atol, dtype
+        self._ordered = None
+
+    @property
+    def ordered(self) -> np.ndarray:
+        """e rounded to the case dtype, as ULP-ordered integers (see _ordered)."""
+        if self._ordered is None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                self._ordered = _ordered(self.e, np_dtype(self.dtype))
+        return self._ordered
+
+
+def expected(ref: Reference, name: str, rtol: float, atol: float, dtype: str) -> Expected:
+    """The reference's `name` array (output, grad) prepared for comparison, kept on the reference."""
+    key = (name, rtol, atol, dtype)
+    prepared = ref.prepared.get(key)
+    if prepared is None:
+        prepared = ref.prepared[key] = Expected(getattr(ref, name), rtol, atol, dtype)
+    return prepared  # type: ignore[no-any-return]
+
+
+def diff_arrays(got: np.ndarray, exp: np.ndarray | Expected, rtol: float, atol: float, dtype: str) -> dict[str, Any]:
+    """Statistics of got vs expected (same shape). Mismatch = outside tolerance or misplaced NaN/inf.
+    `exp` may come prepared (Expected, with its own rtol, atol and dtype)."""
+    x = exp if isinstance(exp, Expected) else Expected(exp, rtol, atol, dtype)
+    g, e = np.asarray(got, dtype=np.float64), x.e
     with np.errstate(invalid="ignore", over="ignore"):
         absdiff = np.abs(g - e)
     top = absdiff.max() if g.size else 0.0  # NaN if any NaN, inf if any infinity
     if top == 0:  # identical and NaN-free: the common case, at a fraction of the cost
-        return _stats(g, e, absdiff, None, rtol, atol, dtype, nan_bad=0, inf_bad=0)
+        return _stats(g, x, absdiff, None, nan_bad=0, inf_bad=0)
     if np.isfinite(top):  # no NaN or infinity on either side
         scale = np.abs(e)
-        return _stats(g, e, absdiff, absdiff > atol + rtol * scale, rtol, atol, dtype, nan_bad=0, inf_bad=0,
-                      top=float(top), scale=scale)
+        return _stats(g, x, absdiff, absdiff > x.atol + x.rtol * scale, nan_bad=0, inf_bad=0, top=float(top),
+                      scale=scale)
     g_nan, e_nan = np.isnan(g), np.isnan(e)
     nan_bad = g_nan != e_nan
     inf_bad = (np.isinf(g) | np.isinf(e)) & ~(g_nan | e_nan) & (g != e)
     finite = np.isfinite(g) & np.isfinite(e)
     absdiff = np.where(finite, absdiff, 0.0)
-    value_bad = finite & (absdiff > atol + rtol * np.abs(np.where(finite, e, 0.0)))
-    return _stats(g, e, absdiff, nan_bad | inf_bad | value_bad, rtol, atol, dtype,
-                  nan_bad=int(nan_bad.sum()), inf_bad=int(inf_bad.sum()), finite=finite)
+    value_bad = finite & (absdiff > x.atol + x.rtol * np.abs(np.where(finite, e, 0.0)))
+    return _stats(g, x, absdiff, nan_bad | inf_bad | value_bad, nan_bad=int(nan_bad.sum()),
+                  inf_bad=int(inf_bad.sum()), finite=finite)
 
 
-def _stats(g: np.ndarray, e: np.ndarray, absdiff: np.ndarray, bad: np.ndarray | None, rtol: float, atol: float,
-           dtype: str, nan_bad: int, inf_bad: int, finite: np.ndarray | None = None, top: float | None = None,
-           scale: np.ndarray | None = None) -> dict[str, Any]:
+def _stats(g: np.ndarray, x: Expected, absdiff: np.ndarray, bad: np.ndarray | None, nan_bad: int, inf_bad: int,
+           finite: np.ndarray | None = None, top: float | None = None, scale: np.ndarray | None = None) -> dict[str, Any]:
     """The DIFF record; `absdiff` is 0 where a value is not finite (`top` its maximum, `scale`
     |e|, when known), `bad` None when nothing differs, `finite` None when every value is finite."""
-    integer = dtype in INT_DTYPES
+    integer = x.dtype in INT_DTYPES
     mismatches = int(np.count_nonzero(bad)) if bad is not None else 0
     max_abs = 0.0 if not g.size or bad is None else top if top is not None else float(absdiff.max())
     stats: dict[str, Any] = {"total": int(g.size), "mismatches": mismatches, "nan_mismatches": nan_bad,
                              "inf_mismatches": inf_bad, "max_abs": max_abs, "max_rel": 0.0,
-                             "max_ulp": None if integer else 0.0, "rtol": rtol, "atol": atol, "first": [],
+                             "max_ulp": None if integer else 0.0, "rtol": x.rtol, "atol": x.atol, "first": [],
                              "worst": None}
     if max_abs > 0:
-        scale = np.abs(e) if scale is None else scale
+        scale = np.abs(x.e) if scale is None else scale
         usable = scale != 0 if finite is None else finite & (scale != 0)
-        stats["max_rel"] = float((absdiff / np.where(usable, scale, np.inf)).max())
+        denom = np.where(usable, scale, np.inf)
+        stats["max_rel"] = float((absdiff / denom).max())
         if not integer:
-            stats["max_ulp"] = _max_ulp(g, e, finite, dtype)
-        stats["worst"] = _loc(np.unravel_index(int(absdiff.argmax()), g.shape), g, e)
+            stats["max_ulp"] = _max_ulp(g, x, finite)
+        stats["worst"] = _loc(np.unravel_index(int(absdiff.argmax()), g.shape), g, x.e)
     elif not integer and finite is not None and finite.any():
         stats["max_ulp"] = 0.0
     if mismatches:
         assert bad is not None
-        stats["first"] = [_loc(i, g, e) for i in zip(*np.nonzero(bad))][:MAX_LOCATIONS]
+        stats["first"] = [_loc(i, g, x.e) for i in zip(*np.nonzero(bad))][:MAX_LOCATIONS]
     return stats
 
 
-def _max_ulp(g: np.ndarray, e: np.ndarray, finite: np.ndarray | None, dtype: str) -> float:
-    if finite is not None:
-        g, e = g[finite], e[finite]
-    dt = np_dtype(dtype)
+def _max_ulp(g: np.ndarray, x: Expected, finite: np.ndarray | None) -> float:
+    dt = np_dtype(x.dtype)
     with np.errstate(over="ignore", invalid="ignore"):  # float64 -> float16 of a huge value
-        a, b = _ordered(g, dt), _ordered(e, dt)
+        if finite is None:
+            a, b = _ordered(g, dt), x.ordered
+        else:
+            a, b = _ordered(g[finite], dt), _ordered(x.e[finite], dt)
     if dt.itemsize < 8:
         return float(np.abs(a.astype(np.int64) - b).max())
     # float64: a distance across zero can pass 2**63; add the two magnitudes in float instead.
@@ -149,7 +183,8 @@ def compare(case: Case, ref: Reference, outcome: Any) -> dict[str, Any]:
     if tuple(outcome.output.shape) != ref.output.shape:
         return {**result, "verdict": "shape_mismatch",
                 "reason": f"output shape {list(outcome.output.shape)}, reference {list(ref.output.shape)}"}
-    out = diff_arrays(outcome.output, ref.output, rtol, atol, case.input.dtype)
+    out = diff_arrays(outcome.output, expected(ref, "output", rtol, atol, case.input.dtype), rtol, atol,
+                      case.input.dtype)
     result["output"] = out
     if ref.output.ndim == 4 and out["mismatches"]:  # where a 2-D output disagrees
         result["heatmap"] = heatmap(outcome.output, ref.output)
@@ -180,7 +215,7 @@ def _part(result: dict[str, Any], name: str, got: np.ndarray | None, ref: Refere
         if verdict in ("pass", "tie_break"):
             return "shape_mismatch", f"{name} shape {list(got.shape)}, reference {list(exp.shape)}"
         return verdict, reason
-    stats = diff_arrays(got, exp, rtol, atol, dtype)
+    stats = diff_arrays(got, expected(ref, name, rtol, atol, dtype), rtol, atol, dtype)
     stats["verdict"] = "numeric_mismatch" if stats["mismatches"] else "pass"
     if stats["mismatches"]:
         rule = tie_rule(name, np.asarray(got), ref, rtol, atol, dtype)

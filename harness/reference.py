@@ -43,6 +43,7 @@ class Reference:
     hits: np.ndarray | None = None  # bool (N, C, *out, T): taps equal to the window maximum
     tie_mask: np.ndarray | None = None  # bool, input shape: positions that are a tied maximum
     flat_pos: np.ndarray | None = None  # (*out, T) flat plane position of each tap
+    prepared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # compare.expected's
 
 
 def taps_for(case: Case) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
