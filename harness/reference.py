@@ -29,6 +29,8 @@ class Windows:
     extent: np.ndarray
     flat_pos: np.ndarray
     out_shape: tuple[int, ...]
+    full: bool  # every tap of every window reads real input (valid is all true)
+    counts: tuple[np.ndarray, np.ndarray]  # float taps per window: real ones, those in the padded extent
 
 
 @dataclass
@@ -91,16 +93,17 @@ def _tables(op: str, spatial: tuple[int, ...], params: PoolParams) -> tuple[Any,
     plane_strides = [math.prod(spatial[d + 1 :]) for d in range(n)]
     flat = functools.reduce(np.add, (index[d] * plane_strides[d] for d in range(n)))
     tables = (flatten(valid), flatten(extent), np.broadcast_to(flat, full).reshape(out_shape + (-1,)))
-    for t in tables:
+    counts = (tables[0].sum(axis=-1).astype(np.float64), tables[1].sum(axis=-1).astype(np.float64))
+    for t in (*tables, *counts):
         t.flags.writeable = False
-    return (index, out_shape, *tables)
+    return (index, out_shape, *tables, bool(tables[0].all()), counts)
 
 
 def gather(case: Case, x: np.ndarray) -> Windows:
-    index, out_shape, valid, extent, flat_pos = _tables(case.op, tuple(x.shape[2:]), case.params)
+    index, out_shape, valid, extent, flat_pos, full, counts = _tables(case.op, tuple(x.shape[2:]), case.params)
     values = x[(slice(None), slice(None), *index)]
     return Windows(values=values.reshape(x.shape[:2] + out_shape + (-1,)), valid=valid, extent=extent,
-                   flat_pos=flat_pos, out_shape=out_shape)
+                   flat_pos=flat_pos, out_shape=out_shape, full=full, counts=counts)
 
 
 def compute(case: Case, x: np.ndarray, upstream: np.ndarray | None = None) -> Reference:
@@ -129,7 +132,7 @@ def compute(case: Case, x: np.ndarray, upstream: np.ndarray | None = None) -> Re
 def _max(w: Windows, detail: bool) -> Reference:
     """The window maxima; with `detail`, also the arg-max, the tied taps and the other tie rules
     (needed only when indices or gradients are compared)."""
-    vals = np.where(w.valid, w.values, -np.inf)
+    vals = w.values if w.full else np.where(w.valid, w.values, -np.inf)
     out = vals.max(axis=-1)
     if not detail:
         return Reference(output=out)
@@ -181,12 +184,11 @@ def divisor(case: Case, w: Windows) -> np.ndarray:
     p = case.params
     if case.op == "avg_pool" and p.divisor_override is not None:
         return np.full(w.out_shape, float(p.divisor_override))
-    counted = w.extent if case.op == "avg_pool" and p.count_include_pad else w.valid
-    return counted.sum(axis=-1).astype(np.float64)
+    return w.counts[1] if case.op == "avg_pool" and p.count_include_pad else w.counts[0]
 
 
 def _avg(case: Case, w: Windows) -> Reference:
-    total = np.where(w.valid, w.values, 0.0).sum(axis=-1)
+    total = (w.values if w.full else np.where(w.valid, w.values, 0.0)).sum(axis=-1)
     return Reference(output=total / divisor(case, w))
 
 
