@@ -90,6 +90,9 @@ def _value(loader: _Loader, anchors: dict[str, Any]) -> Any:
                 merged.extend(_merge_sources(_value(loader, anchors), key_event))
                 continue
             key = _value(loader, anchors)
+            if isinstance(key, (list, dict)):
+                raise yaml.constructor.ConstructorError(None, None, "a mapping key must be a plain value",
+                                                        key_event.start_mark)
             if key in value:
                 raise _DuplicateKey(str(key), line)
             value[key] = _value(loader, anchors)
@@ -311,8 +314,13 @@ def _expand(path: str, node: Node, snippet: str) -> list[RawCase]:
     if not isinstance(matrix, Node) or not matrix:
         raise CaseError(path, node.line_of("matrix"), case_id, "matrix", "must be a non-empty mapping of name: [values]")
     for key, values in matrix.items():
+        if not isinstance(key, str):
+            raise CaseError(path, matrix.line_of(str(key)), case_id, "matrix", f"keys must be parameter names, got {key!r}")
         if not isinstance(values, list) or not values:
             raise CaseError(path, matrix.line_of(key), case_id, f"matrix.{key}", "must be a non-empty list of values")
+    for key in ("params", "input"):
+        if node.get(key) is not None and not isinstance(node[key], Node):
+            raise CaseError(path, node.line_of(key), case_id, key, f"must be a mapping, got {node[key]!r}")
     out = []
     for combo in itertools.product(*matrix.values()):
         values = tuple(zip(matrix.keys(), combo))

@@ -76,6 +76,10 @@ BAD = [
      ["c.yaml:6:", "colour", "unknown key"]),
     ("kases: []\n", ["c.yaml:1:", "cases", "'cases:' list"]),
     ("cases:\n  - !!python/object/apply:os.system ['true']\n", ["c.yaml", "invalid YAML"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    matrix: {~: [1]}\n",
+     ["c.yaml:5:", "case 'a'", "matrix", "keys must be parameter names, got None"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: 3\n    matrix: {stride: [1]}\n",
+     ["c.yaml:5:", "case 'a'", "params", "must be a mapping, got 3"]),
 ]
 
 
@@ -286,6 +290,7 @@ def test_merge_keys_give_way_to_the_mappings_own_keys(tmp_path: Path) -> None:
 
 def test_unsupported_yaml_tags_are_refused(tmp_path: Path) -> None:
     for body in ("cases:\n  - !!set {a, b}\n", "cases:\n  - id: a\n    params: !!python/object:os.system {a: 1}\n",
-                 "cases:\n  - id: a\n    params: {<<: 5}\n", "cases:\n  - id: a\n    input: *nowhere\n"):
+                 "cases:\n  - id: a\n    params: {<<: 5}\n", "cases:\n  - id: a\n    input: *nowhere\n",
+                 "cases:\n  - {[a]: 1}\n", "cases:\n  - ? {a: 1}\n    : 2\n"):
         (error,) = errors_of(tmp_path, body)
         assert "c.yaml:" in error and "invalid YAML" in error
