@@ -294,3 +294,30 @@ def test_unsupported_yaml_tags_are_refused(tmp_path: Path) -> None:
                  "cases:\n  - {[a]: 1}\n", "cases:\n  - ? {a: 1}\n    : 2\n"):
         (error,) = errors_of(tmp_path, body)
         assert "c.yaml:" in error and "invalid YAML" in error
+
+
+def test_mangled_case_files_fail_cleanly(tmp_path: Path) -> None:
+    """Mutants of the shipped files (cut, pasted and YAML-punctuated at random, fixed seed) either
+    load or fail as CaseErrors of one line each: never a traceback."""
+    import random
+
+    rng = random.Random(7)
+    sources = [p.read_text() for p in sorted(Path("cases").glob("*.yaml"))]
+    pieces = list(":-[]{}&*!<>|'\"#?,\n ") + ["<<: ", "!!", "&x ", "*x", "? ", "- ", "~", ".nan", "matrix: ", "params: ", "{}"]
+    path = tmp_path / "c.yaml"
+    for _ in range(300):
+        text = rng.choice(sources)
+        for _ in range(rng.randint(1, 5)):
+            at, roll = rng.randrange(len(text)), rng.random()
+            if roll < 0.35:
+                text = text[:at] + text[at + rng.randint(1, 20):]
+            elif roll < 0.8:
+                text = text[:at] + rng.choice(pieces) + text[at:]
+            else:
+                src = rng.randrange(len(text))
+                text = text[:at] + text[src : src + rng.randint(1, 40)] + text[at:]
+        path.write_text(text)
+        try:
+            load_cases([str(path)])
+        except CaseErrors as exc:
+            assert all("\n" not in str(e) and str(e).startswith(str(path)) for e in exc.errors), text
