@@ -11,53 +11,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.report.html import by_case, render_html, write_html, write_page
+from harness.report.html import Row, Tally, by_case, render_html, write_html, write_page
 from harness.report.junit import junit_foot, junit_head, junit_testcases, render_junit
 from harness.results import Stored
-from harness.spec import ACCEPTABLE
 
 PAGE_SIZE = 300  # cases per details page once a run has more than this
-SHOWN_FAILURES = 20  # failing results the summary lists by name
 
 Items = Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]
-
-
-class Tally:
-    """What the first pass learns: counts per framework-device and verdict, the ops and tags
-    the index filters on, and the first failures."""
-
-    def __init__(self, meta: dict[str, Any]) -> None:
-        self.meta = meta
-        self.cases = self.results = 0
-        self.table: dict[str, dict[str, int]] = {}
-        self.ops: set[str] = set()
-        self.tags: set[str] = set()
-        self.failing: list[dict[str, Any]] = []
-        self.failing_count = 0
-
-    def add(self, case: dict[str, Any], results: list[dict[str, Any]]) -> None:
-        self.cases += 1
-        self.ops.add(case["op"])
-        self.tags.update(case.get("tags") or ())
-        for r in results:
-            self.results += 1
-            row = self.table.setdefault(f"{r['framework']}-{r['device']}", {})
-            row[r["verdict"]] = row.get(r["verdict"], 0) + 1
-            if r["verdict"] not in ACCEPTABLE:
-                self.failing_count += 1
-                if len(self.failing) < SHOWN_FAILURES:
-                    self.failing.append({k: r.get(k) for k in ("case_id", "framework", "device", "verdict", "reason")})
-
-    def counts(self) -> dict[str, int]:
-        total: dict[str, int] = {}
-        for row in self.table.values():
-            for v, n in row.items():
-                total[v] = total.get(v, 0) + n
-        return total
-
-    def summary(self) -> dict[str, Any]:
-        return {"meta": self.meta, "case_count": self.cases, "result_count": self.results, "table": self.table,
-                "failing": self.failing, "failing_count": self.failing_count}
 
 
 def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
@@ -76,7 +36,7 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
     else:
         meta, count, items = doc.meta, doc.case_count, doc.items
     tally = Tally(meta)
-    sections: list[tuple[dict[str, Any], list[dict[str, Any]], str]] | None = None
+    sections: list[Row] | None = None
     pages: list[dict[str, Any]] = []
     if count <= PAGE_SIZE:  # small: everything on one page, read once
         sections = [(case, rs, "") for case, rs in items()]
@@ -87,7 +47,7 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
     with open(out / "junit.xml", "w", encoding="utf-8") as junit:
         junit.write(junit_head(tally.counts(), meta.get("duration", 0)))
 
-        def rows() -> Iterator[tuple[dict[str, Any], list[dict[str, Any]], str]]:
+        def rows() -> Iterator[Row]:
             """The second pass: each case's matrix row, its testcases written as it goes by."""
             for case, rs, href in sections if sections is not None else _rows(items()):
                 junit.write(junit_testcases(case, rs))
@@ -112,7 +72,7 @@ def _details(out: Path, items: Items, tally: Tally) -> list[dict[str, Any]]:
     return pages
 
 
-def _rows(items: Items) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]], str]]:
+def _rows(items: Items) -> Iterator[Row]:
     for i, (case, rs) in enumerate(items):
         yield case, rs, _href(i // PAGE_SIZE)
 

@@ -50,6 +50,46 @@ _ENV.filters["heatmap"] = svg_heatmap
 
 
 Row = tuple[dict[str, Any], list[dict[str, Any]], str]  # case, its results, href of its details page
+SHOWN_FAILURES = 20  # failing results the summary lists by name
+
+
+class Tally:
+    """What the first pass learns: counts per framework-device and verdict, the ops and tags
+    the index filters on, and the first failures."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.meta = meta
+        self.cases = self.results = 0
+        self.table: dict[str, dict[str, int]] = {}
+        self.ops: set[str] = set()
+        self.tags: set[str] = set()
+        self.failing: list[dict[str, Any]] = []
+        self.failing_count = 0
+
+    def add(self, case: dict[str, Any], results: list[dict[str, Any]]) -> None:
+        self.cases += 1
+        self.ops.add(case["op"])
+        self.tags.update(case.get("tags") or ())
+        for r in results:
+            self.results += 1
+            row = self.table.setdefault(f"{r['framework']}-{r['device']}", {})
+            row[r["verdict"]] = row.get(r["verdict"], 0) + 1
+            if r["verdict"] not in ACCEPTABLE:
+                self.failing_count += 1
+                if len(self.failing) < SHOWN_FAILURES:
+                    self.failing.append({k: r.get(k) for k in ("case_id", "framework", "device", "verdict", "reason")})
+
+    def counts(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for row in self.table.values():
+            for v, n in row.items():
+                total[v] = total.get(v, 0) + n
+        return total
+
+    def summary(self) -> dict[str, Any]:
+        return {"meta": self.meta, "case_count": self.cases, "result_count": self.results, "table": self.table,
+                "failing": self.failing, "failing_count": self.failing_count}
+
 
 
 def write_page(path: Path, chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]], first: int, last: int) -> None:
@@ -71,8 +111,6 @@ def by_case(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def render_html(doc: dict[str, Any]) -> str:
     """index.html of a results document held in memory, details included."""
-    from harness.report import Tally
-
     grouped, tally = by_case(doc), Tally(doc["meta"])
     rows = [(c, grouped.get(c["id"], []), "") for c in doc["cases"]]
     for case, rs, _ in rows:
@@ -80,7 +118,7 @@ def render_html(doc: dict[str, Any]) -> str:
     return _ENV.get_template("index.html.j2").render(**_index_context(tally, rows, [], rows))
 
 
-def write_html(path: Path, tally: Any, rows: Iterable[Row], pages: list[dict[str, Any]],
+def write_html(path: Path, tally: Tally, rows: Iterable[Row], pages: list[dict[str, Any]],
                sections: list[Row] | None) -> None:
     """index.html streamed to the file: `rows` (the matrix) is read once, as it is written;
     `sections` (the details of a small run) is shown on the page when given."""
@@ -88,7 +126,7 @@ def write_html(path: Path, tally: Any, rows: Iterable[Row], pages: list[dict[str
         str(path), encoding="utf-8")
 
 
-def _index_context(tally: Any, rows: Iterable[Row], pages: list[dict[str, Any]],
+def _index_context(tally: Tally, rows: Iterable[Row], pages: list[dict[str, Any]],
                    sections: list[Row] | None) -> dict[str, Any]:
     meta = tally.meta
     started = meta.get("started")
