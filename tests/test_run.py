@@ -255,3 +255,13 @@ def test_cases_of_one_signature_share_a_plan_and_others_do_not(tmp_path: Path, m
     assert r["a"] == r["b"] == r["d"] and "kernel_size=(2, 2)" in r["a"][0]  # the shape does not enter this call
     assert len({r["a"], r["c"], r["e"]}) == 3 and "kernel_size=(3, 3)" in r["c"][0] and "avg_pool" in r["e"][0]
     assert set(verdicts(doc).values()) == {"pass"}
+
+
+def test_every_field_written_is_documented(tmp_path: Path) -> None:
+    """docs/results.md names every key a run writes (meta, cases, results, comparisons)."""
+    _, doc = run(tmp_path, suite(tmp_path, ["ok", "wrong"]))
+    documented = (Path(__file__).parent.parent / "docs" / "results.md").read_text()
+    keys = set(doc) | set(doc["meta"]) | {k for c in doc["cases"] for k in c}
+    for r in doc["results"]:
+        keys |= set(r) | set(r.get("comparison") or {}) | set((r.get("comparison") or {}).get("output") or {})
+    assert sorted(k for k in keys if f'"{k}"' not in documented) == []
