@@ -4,6 +4,7 @@ in order, and maps bad input to one line on stderr and exit code 2."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from harness.errors import CaseErrors, HarnessError
 from harness.spec import ACCEPTABLE, Case
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # as a shell reports a writer stopped by SIGPIPE
 
 
 def _csv(choices: tuple[str, ...] | None) -> Any:
@@ -101,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"pool-parity: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (`pool-parity list | head`): stop quietly, like a pipe's writer
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return EXIT_BROKEN_PIPE
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -144,19 +149,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     show = ProgressLine(enabled=config.progress)
     runner = Runner(cases, config, writer, on_progress=show, orders=orders)
     started = time.time()
-    interrupted = False
+    interrupted = finished = False
     try:
         show.say(f"starting {', '.join(config.frameworks)} workers ...")
         runner.start_workers()
         runner.run()
+        finished = True
     except KeyboardInterrupt:
         interrupted = True
-    finally:
+    finally:  # whatever stopped the run, what it did is written (complete only if it ran to the end)
         runner.stop_workers()
         show.close()
         meta = runner.meta()
         meta["timings"] = {"load": load_seconds, **meta["timings"]}
-        meta.update(started=started, duration=time.time() - started, complete=not interrupted)
+        meta.update(started=started, duration=time.time() - started, complete=finished)
         stored = writer.close(meta)
     summary = render_all(stored, config.out)
     print_summary(summary, config.out)
@@ -175,9 +181,12 @@ class ProgressLine:
         self.last = 0.0
         self.step = 0
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, end: str = "\n") -> None:
         if self.enabled:
-            print(text, file=sys.stderr, flush=True)
+            try:
+                print(text, end=end, file=sys.stderr, flush=True)
+            except OSError:  # stderr closed (piped into head, say): the run goes on without progress
+                self.enabled = False
 
     def __call__(self, p: Any) -> None:
         if not self.enabled:
@@ -186,15 +195,15 @@ class ProgressLine:
         if self.tty:
             now = time.time()
             if now - self.last > 0.1 or p.done == p.total:
-                print("\r" + line, end="", file=sys.stderr, flush=True)
+                self.say("\r" + line, end="")
                 self.last = now
         elif p.done * 10 // p.total > self.step or p.done == p.total:
             self.step = p.done * 10 // p.total
-            print(line, file=sys.stderr, flush=True)
+            self.say(line)
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            print(file=sys.stderr)
+        if self.tty:
+            self.say("")
 
 
 def print_summary(summary: dict[str, Any], out: Path) -> None:

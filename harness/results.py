@@ -168,7 +168,36 @@ def read_results(path: Path) -> dict[str, Any]:
         raise HarnessError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     if not isinstance(doc, dict) or doc.get("schema_version") != SCHEMA_VERSION or "results" not in doc:
         raise HarnessError(f"{path}: not a pool-parity results.json (schema_version {SCHEMA_VERSION})")
+    problem = _incomplete(doc)
+    if problem:
+        raise HarnessError(f"{path}: not a complete pool-parity results.json: {problem}")
     return doc
+
+
+# What the reporters read of each record (docs/results.md); a file missing any is refused whole.
+CASE_FIELDS = ("id", "order", "op", "description", "tags", "source", "input", "params", "grad", "yaml", "ref_shape",
+               "agreement")
+RESULT_FIELDS = ("case_id", "framework", "device", "device_name", "mode", "call", "conversions", "plan_reason",
+                 "verdict", "raw_verdict", "reason", "error", "seconds", "expectation")
+
+
+def _incomplete(doc: dict[str, Any]) -> str | None:
+    """The first thing a reporter would miss, as 'where: what', or None."""
+    if not isinstance(doc.get("meta"), dict) or not isinstance(doc["meta"].get("frameworks"), dict):
+        return "meta.frameworks: missing or not a mapping"
+    for name, fields in (("cases", CASE_FIELDS), ("results", RESULT_FIELDS)):
+        records = doc.get(name)
+        if not isinstance(records, list):
+            return f"{name}: missing or not a list"
+        for i, rec in enumerate(records):
+            if not isinstance(rec, dict):
+                return f"{name}[{i}]: not a mapping"
+            missing = [f for f in fields if f not in rec]
+            if missing:
+                return f"{name}[{i}]: no {', '.join(repr(f) for f in missing)}"
+            if name == "cases" and not (isinstance(rec["input"], dict) and {"shape", "dtype", "layout"} <= set(rec["input"])):
+                return f"cases[{i}].input: needs shape, dtype and layout"
+    return None
 
 
 def merge(docs: list[dict[str, Any]], allow_mismatch: bool = False) -> dict[str, Any]:

@@ -53,6 +53,20 @@ def test_bad_input_never_destroys_earlier_results(tmp_path: Path) -> None:
     assert (out / "results.json").read_text() == before
 
 
+def test_report_refuses_an_incomplete_results_file_in_one_line(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["run", str(write(tmp_path, GOOD)), "--frameworks", "torch", "--out", str(out), "-q", "--jobs", "1"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    del doc["results"][0]["verdict"]
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["report", str(broken), "--out", str(tmp_path / "merged")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert str(broken) in line and "results[0]" in line and "'verdict'" in line
+
+
 def test_run_writes_results_html_and_junit(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     out = tmp_path / "out"
@@ -77,3 +91,18 @@ def test_explain_shows_calls_and_semantics(capsys: pytest.CaptureFixture[str]) -
 def test_console_script_module_entry() -> None:
     proc = subprocess.run([sys.executable, "-m", "harness", "validate", "cases"], capture_output=True, text=True)
     assert proc.returncode == 0 and "cases OK" in proc.stdout
+
+
+def test_a_reader_that_stops_early_ends_the_listing_quietly(tmp_path: Path) -> None:
+    """`pool-parity list | head -1`: exit like a writer whose pipe closed, no traceback. (The
+    listing, 12,000 ids, is larger than a pipe holds, so the writer is still writing when the
+    reader goes.)"""
+    grid = GOOD.replace("params: {kernel_size: 2}", "params: {kernel_size: 1}\n    matrix: {stride: "
+                        f"{list(range(1, 201))}, dilation: {list(range(1, 61))}}}")
+    path = write(tmp_path, grid.replace("shape: [1, 1, 4]", "shape: [1, 1, 400]"))
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "list", str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, bufsize=0)
+    assert proc.stdout is not None and proc.stdout.read(10)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141 and b"Traceback" not in err, err.decode()

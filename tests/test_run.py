@@ -189,6 +189,25 @@ def test_interrupted_results_stay_readable(tmp_path: Path, monkeypatch: pytest.M
     assert 2 <= len(doc["cases"]) < 5 and "Incomplete run" in (out / "index.html").read_text()
 
 
+def test_a_run_stopped_by_an_error_is_written_and_marked_incomplete(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import run as run_mod
+
+    real = run_mod.Runner._finish
+
+    def finish_then_fail(self, state):  # noqa: ANN001, ANN202
+        real(self, state)
+        if self.done == 2:
+            raise RuntimeError("a bug in the run loop")
+
+    monkeypatch.setattr(run_mod.Runner, "_finish", finish_then_fail)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        main(["run", str(suite(tmp_path, ["ok"] * 5)), "--frameworks", "faulty", "--out", str(out), "-q", "--jobs", "1"])
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["meta"]["complete"] is False and len(doc["cases"]) == 2
+
+
 def test_threads_cap_reaches_the_workers_and_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     _, doc = run(tmp_path, suite(tmp_path, ["ok"]), "--threads", "1")
