@@ -21,6 +21,8 @@ def case_files(paths: list[str] | tuple[str, ...]) -> list[Path]:
             files.extend(sorted(f for f in path.rglob("*") if f.suffix in (".yaml", ".yml")))
         elif path.is_file():
             files.append(path)
+        elif path.exists():
+            raise HarnessError(f"{p}: not a case file or a directory of them")
         else:
             raise HarnessError(f"{p}: no such file or directory")
     return files

@@ -124,6 +124,13 @@ def _select(cases: list[Case], select: list[str]) -> list[Case]:
     return [c for c in cases if not select or any(s in c.id for s in select)]
 
 
+def _output_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"--out {out}: cannot write results there: {exc.strerror}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.report import render_all
     from harness.results import ResultWriter
@@ -135,6 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise HarnessError(f"--jobs must be >= 1, got {args.jobs}")
     if args.threads is not None and args.threads < 1:
         raise HarnessError(f"--threads must be >= 1, got {args.threads}")
+    if not args.case_timeout > 0:
+        raise HarnessError(f"--case-timeout must be > 0 seconds, got {args.case_timeout:g}")
     threads = args.threads if args.threads is not None else default_threads(args.jobs * len(args.frameworks))
     load_started = time.process_time()
     cases, orders = select_shard(_select(load_cases(args.paths, args.seed), args.select), args.shard)
@@ -145,6 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                        seed=args.seed, jobs=args.jobs, case_timeout=args.case_timeout,
                        isolation=not args.no_isolation, save_arrays=args.save_arrays, shard=args.shard, threads=threads,
                        progress=not args.quiet)
+    _output_dir(config.out)
     writer = ResultWriter(config.out, config.save_arrays)
     show = ProgressLine(enabled=config.progress)
     runner = Runner(cases, config, writer, on_progress=show, orders=orders)
@@ -237,7 +247,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from harness.results import merge, read_results, write_json
 
     doc = merge([read_results(p) for p in args.results], allow_mismatch=args.allow_version_mismatch)
-    args.out.mkdir(parents=True, exist_ok=True)
+    _output_dir(args.out)
     write_json(args.out / "results.json", doc)
     print_summary(render_all(doc, args.out), args.out)
     return EXIT_OK if all(r["verdict"] in ACCEPTABLE for r in doc["results"]) else EXIT_DISAGREE

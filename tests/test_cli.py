@@ -35,7 +35,7 @@ def test_list_prints_expanded_ids(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert capsys.readouterr().out.split() == ["a-k1", "a-k2"]
 
 
-def test_usage_errors_exit_2(tmp_path: Path) -> None:
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(tmp_path / "missing.yaml")]) == 2
     with pytest.raises(SystemExit) as info:
         main(["run", "--frameworks", "tensorflow"])
@@ -43,6 +43,14 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as info:
         main(["run", "--shard", "3/2"])
     assert info.value.code == 2
+    good = str(write(tmp_path, GOOD))
+    assert main(["run", good, "--case-timeout", "0"]) == 2
+    afile = write(tmp_path, "", "not-a-dir")
+    assert main(["run", good, "--out", str(afile), "-q"]) == 2 and afile.read_text() == ""
+    assert main(["validate", "/dev/null"]) == 2
+    errors = capsys.readouterr().err.splitlines()[-3:]
+    assert ["--case-timeout must be > 0" in errors[0], "cannot write results there" in errors[1],
+            "not a case file" in errors[2]] == [True] * 3, errors
 
 
 def test_bad_input_never_destroys_earlier_results(tmp_path: Path) -> None:
