@@ -6,8 +6,9 @@ Prints: wall times and cases x frameworks per second, the breakdown (framework c
 the workers, start-up, inputs, reference, comparison, serialisation, rendering), the ratio
 harness / baseline, the speed-up from --jobs 1 to 2 (results checked identical), JAX compiles
 per distinct signature, report rendering for 10,000 results, and peak RSS. Per-case overhead is
-shown two ways: the wall the harness adds per case over the baseline, and the parent's CPU per
-case (which, on 2 cores shared with 3 workers, runs on contended cores).
+shown three ways: the wall the harness adds per case over the baseline, the parent's CPU per case
+during the run (on 2 cores shared with 3 workers), and the same work alone (the suite run
+in-process against stand-in frameworks, standin_adapter.py).
 """
 
 from __future__ import annotations
@@ -56,6 +57,24 @@ def run_baseline(json_path: Path, frameworks: list[str]) -> tuple[float, list[di
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for fw in frameworks]
     rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     return time.perf_counter() - t0, rows
+
+
+def standin_overhead(yaml_path: Path, out: Path) -> tuple[float, dict]:
+    """Parent CPU per case of the harness's own work alone: the suite run in-process against three
+    stand-in frameworks (standin_adapter.py), minus the stand-ins' own time. No workers, no pipes,
+    nothing else on the cores."""
+    import os
+
+    env = {**os.environ, "POOL_PARITY_ADAPTERS": "s1=standin_adapter,s2=standin_adapter,s3=standin_adapter",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-c", RUN, "run", str(yaml_path), "--frameworks", "s1,s2,s3",
+                           "--no-isolation", "--out", str(out), "-q"], capture_output=True, text=True, env=env)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"stand-in run failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    doc = json.loads((out / "results.json").read_text())
+    meta = doc["meta"]
+    standin = sum(r["seconds"] or 0 for r in doc["results"])
+    return meta["timings"]["load"] + meta["cpu_seconds"] - standin, meta["timings"]
 
 
 def jax_compiles(n: int) -> tuple[int, int]:
@@ -148,6 +167,9 @@ def main() -> None:
     print(f"{'  report rendering (wall)':32}{render_s:>10.2f}   (re-rendered here from results.json)")
     print(f"{'  parent CPU per case':32}{parent / args.cases * 1000:>10.3f} ms   (target < 1 ms; "
           f"{parent / work * 1000:.3f} ms per case x framework)")
+    alone, stages = standin_overhead(yaml_path, tmp / "standin")
+    print(f"{'  the same work alone':32}{alone / args.cases * 1000:>10.3f} ms   (in-process, frameworks replaced by "
+          f"stand-ins: {', '.join(f'{k} {v / args.cases * 1000:.2f}' for k, v in stages.items() if k != 'ipc')})")
     print(f"{'  reference share of wall':32}{t['reference'] / h1_wall * 100:>9.1f} %   (target < 20 %)")
     print(f"{'peak RSS (parent), ' + str(args.cases) + ' cases':32}{h1_peak:>10.1f} MB   "
           f"(at the end of the run loop: {meta['rss_mb']:.1f} MB)")
