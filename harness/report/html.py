@@ -91,7 +91,6 @@ class Tally:
                 "failing": self.failing, "failing_count": self.failing_count}
 
 
-
 def write_page(path: Path, chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]], first: int, last: int) -> None:
     _ENV.get_template("page.html.j2").stream(chunk=chunk, first=first, last=last).dump(str(path), encoding="utf-8")
 
