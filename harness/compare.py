@@ -83,10 +83,13 @@ def expected(ref: Reference, name: str, rtol: float, atol: float, dtype: str) ->
     return prepared  # type: ignore[no-any-return]
 
 
-def diff_arrays(got: np.ndarray, exp: np.ndarray | Expected, rtol: float, atol: float, dtype: str) -> dict[str, Any]:
-    """Statistics of got vs expected (same shape). Mismatch = outside tolerance or misplaced NaN/inf.
-    `exp` may come prepared (Expected, with its own rtol, atol and dtype)."""
-    x = exp if isinstance(exp, Expected) else Expected(exp, rtol, atol, dtype)
+def diff_arrays(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float, dtype: str) -> dict[str, Any]:
+    """Statistics of got vs expected (same shape). Mismatch = outside tolerance or misplaced NaN/inf."""
+    return diff_expected(got, Expected(exp, rtol, atol, dtype))
+
+
+def diff_expected(got: np.ndarray, x: Expected) -> dict[str, Any]:
+    """diff_arrays against a prepared expected side (its tolerances and dtype)."""
     g, e = np.asarray(got, dtype=np.float64), x.e
     with np.errstate(invalid="ignore", over="ignore"):
         absdiff = np.abs(g - e)
@@ -183,8 +186,7 @@ def compare(case: Case, ref: Reference, outcome: Any) -> dict[str, Any]:
     if tuple(outcome.output.shape) != ref.output.shape:
         return {**result, "verdict": "shape_mismatch",
                 "reason": f"output shape {list(outcome.output.shape)}, reference {list(ref.output.shape)}"}
-    out = diff_arrays(outcome.output, expected(ref, "output", rtol, atol, case.input.dtype), rtol, atol,
-                      case.input.dtype)
+    out = diff_expected(outcome.output, expected(ref, "output", rtol, atol, case.input.dtype))
     result["output"] = out
     if ref.output.ndim == 4 and out["mismatches"]:  # where a 2-D output disagrees
         result["heatmap"] = heatmap(outcome.output, ref.output)
@@ -215,7 +217,7 @@ def _part(result: dict[str, Any], name: str, got: np.ndarray | None, ref: Refere
         if verdict in ("pass", "tie_break"):
             return "shape_mismatch", f"{name} shape {list(got.shape)}, reference {list(exp.shape)}"
         return verdict, reason
-    stats = diff_arrays(got, expected(ref, name, rtol, atol, dtype), rtol, atol, dtype)
+    stats = diff_expected(got, expected(ref, name, rtol, atol, dtype))
     stats["verdict"] = "numeric_mismatch" if stats["mismatches"] else "pass"
     if stats["mismatches"]:
         rule = tie_rule(name, np.asarray(got), ref, rtol, atol, dtype)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.report.html import Row, Tally, by_case, render_html, write_html, write_page
+from harness.report.html import Row, Tally, by_case, render_html, tallied, write_html, write_page
 from harness.report.junit import junit_foot, junit_head, junit_testcases, render_junit
 from harness.results import Stored
 
@@ -35,14 +35,12 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
         items = lambda: ((c, grouped.get(c["id"], [])) for c in doc["cases"])  # noqa: E731
     else:
         meta, count, items = doc.meta, doc.case_count, doc.items
-    tally = Tally(meta)
     sections: list[Row] | None = None
     pages: list[dict[str, Any]] = []
     if count <= PAGE_SIZE:  # small: everything on one page, read once
-        sections = [(case, rs, "") for case, rs in items()]
-        for case, rs, _ in sections:
-            tally.add(case, rs)
+        tally, sections = tallied(meta, items())
     else:
+        tally = Tally(meta)
         pages = _details(out, items(), tally)
     with open(out / "junit.xml", "w", encoding="utf-8") as junit:
         junit.write(junit_head(tally.counts(), meta.get("duration", 0)))

@@ -108,12 +108,18 @@ def by_case(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def render_html(doc: dict[str, Any]) -> str:
-    """index.html of a results document held in memory, details included."""
-    grouped, tally = by_case(doc), Tally(doc["meta"])
-    rows = [(c, grouped.get(c["id"], []), "") for c in doc["cases"]]
+def tallied(meta: dict[str, Any], pairs: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -> tuple[Tally, list[Row]]:
+    """A small run read whole: its rows (all on the index page) and their tally."""
+    tally, rows = Tally(meta), [(case, rs, "") for case, rs in pairs]
     for case, rs, _ in rows:
         tally.add(case, rs)
+    return tally, rows
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    """index.html of a results document held in memory, details included."""
+    grouped = by_case(doc)
+    tally, rows = tallied(doc["meta"], ((c, grouped.get(c["id"], [])) for c in doc["cases"]))
     return _ENV.get_template("index.html.j2").render(**_index_context(tally, rows, [], rows))
 
 

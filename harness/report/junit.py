@@ -9,6 +9,8 @@ import re
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from harness.report.html import by_case
+from harness.results import count_verdicts
 from harness.spec import ACCEPTABLE
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML 1.0 cannot hold
@@ -60,12 +62,6 @@ def junit_testcases(case: dict[str, Any], results: list[dict[str, Any]]) -> str:
 
 def render_junit(doc: dict[str, Any]) -> str:
     """junit.xml of a results document held in memory."""
-    counts: dict[str, int] = {}
-    for r in doc["results"]:
-        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for r in doc["results"]:
-        grouped.setdefault(r["case_id"], []).append(r)
-    sources = {c["id"]: c for c in doc["cases"]}
-    body = "".join(junit_testcases(sources.get(cid, {}), rs) for cid, rs in grouped.items())
-    return junit_head(counts, doc["meta"].get("duration", 0)) + body + junit_foot()
+    cases = {c["id"]: c for c in doc["cases"]}
+    body = "".join(junit_testcases(cases.get(cid, {}), rs) for cid, rs in by_case(doc).items())
+    return junit_head(count_verdicts(doc["results"]), doc["meta"].get("duration", 0)) + body + junit_foot()
