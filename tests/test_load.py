@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 import textwrap
 from pathlib import Path
 
@@ -204,6 +206,18 @@ def test_file_defaults_merge_into_cases(tmp_path: Path) -> None:
 def test_shipped_cases_validate() -> None:
     cases = load_cases(["cases"])
     assert len(cases) >= 17
+
+
+def test_cases_survive_the_trip_to_a_worker() -> None:
+    """Cases are pickled field by field (spec._pickled_by_fields): every shipped case, with its
+    expectations, native overrides, injections and generator, comes back equal."""
+    cases = load_cases(["cases"])
+    back = pickle.loads(pickle.dumps(cases, protocol=pickle.HIGHEST_PROTOCOL))
+    assert repr(back) == repr(cases)  # repr: an injected NaN is not equal to itself
+    assert [(type(c), type(c.input), type(c.params)) for c in back] == [(type(c), type(c.input), type(c.params)) for c in cases]
+    assert any(c.expect for c in cases) and any(c.input.inject for c in cases)
+    native = dataclasses.replace(cases[0], native={"torch": {"call": "avg_pool2d"}}, tolerance=(0.1, 0.2))
+    assert pickle.loads(pickle.dumps(native)) == native
 
 
 def test_streamed_file_keeps_anchors_late_defaults_lines_and_case_text(tmp_path: Path) -> None:
