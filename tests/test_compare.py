@@ -131,6 +131,22 @@ def test_ulp_distance_is_exact_for_float64_and_across_zero() -> None:
     assert compare.diff_arrays(np.nextafter(half, np.float16(2)), half, 0.0, 0.0, "float16")["max_ulp"] == 1.0
 
 
+def test_differences_within_atol_and_ulp_of_an_answer_wider_than_the_case_dtype() -> None:
+    # Every |diff| <= atol passes whatever rtol says; a hair over atol with rtol 0 fails.
+    exp = np.array([0.0, 1.0, -2.0])
+    ok = compare.diff_arrays(exp + np.array([0.0, 2**-10, -(2**-10)]), exp, 0.0, 2**-10, "float64")
+    assert (ok["mismatches"], ok["max_abs"], ok["max_rel"]) == (0, 2**-10, 2**-10)
+    over = compare.diff_arrays(exp + np.array([0.0, 2**-9, 0.0]), exp, 0.0, 2**-10, "float64")
+    assert over["mismatches"] == 1 and over["first"][0]["index"] == [1]
+    # A float64 answer to a float32 case is rounded to float32 before counting ULPs: 1 + 2**-30
+    # rounds to 1 (0 ULP) and 1 + 2**-23 is 1 float32 ULP, as the same values given in float32.
+    one = np.array([1.0, 1.0])
+    wide = compare.diff_arrays(np.array([1 + 2**-30, 1 + 2**-23]), one, 0.0, 0.0, "float32")
+    narrow = compare.diff_arrays(np.array([1.0, 1 + 2**-23], np.float32), one, 0.0, 0.0, "float32")
+    assert wide["max_ulp"] == narrow["max_ulp"] == 1.0
+    assert compare.diff_arrays(np.array([1 + 2**-30]), np.array([1.0]), 0.0, 0.0, "float32")["max_ulp"] == 0.0
+
+
 def test_pairwise_agreement(tmp_path) -> None:
     case = case_from("avg_pool", [1, 1, 4], {"kernel_size": 2}, tmp_path)  # float32: rtol 1e-5, atol 1e-6
     base = np.array([[[1.0, np.nan, 3.0]]], np.float32)
