@@ -4,9 +4,12 @@ in order, and maps bad input to one line on stderr and exit code 2."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,17 +127,35 @@ def _select(cases: list[Case], select: list[str]) -> list[Case]:
     return [c for c in cases if not select or any(s in c.id for s in select)]
 
 
-def _output_dir(out: Path) -> None:
+LOCK_NAME = ".pool-parity.lock"
+
+
+@contextlib.contextmanager
+def _output_dir(out: Path) -> Iterator[None]:
+    """Create `out` and hold it for this command: a second run or report into the same directory
+    would truncate this one's files under it, so it is refused instead."""
     try:
         out.mkdir(parents=True, exist_ok=True)
+        lock = open(out / LOCK_NAME, "a+")  # noqa: SIM115 - held for the whole command
     except OSError as exc:
         raise HarnessError(f"--out {out}: cannot write results there: {exc.strerror}") from None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise HarnessError(f"--out {out}: another pool-parity command (pid {holder}) is writing there; "
+                               "wait for it or give this one its own --out") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        yield  # the lock goes with the file's close
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.report import render_all
-    from harness.results import ResultWriter
-    from harness.run import Runner, select_shard
+    from harness.run import select_shard
 
     if args.jobs is None:
         args.jobs = max(1, default_jobs() // len(args.frameworks))
@@ -154,7 +175,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                        seed=args.seed, jobs=args.jobs, case_timeout=args.case_timeout,
                        isolation=not args.no_isolation, save_arrays=args.save_arrays, shard=args.shard, threads=threads,
                        progress=not args.quiet)
-    _output_dir(config.out)
+    with _output_dir(config.out):
+        return _run(config, cases, orders, load_seconds)
+
+
+def _run(config: RunConfig, cases: list[Case], orders: list[int], load_seconds: float) -> int:
+    from harness.report import render_all
+    from harness.results import ResultWriter
+    from harness.run import Runner
+
     writer = ResultWriter(config.out, config.save_arrays)
     show = ProgressLine(enabled=config.progress)
     runner = Runner(cases, config, writer, on_progress=show, orders=orders)
@@ -247,9 +276,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from harness.results import merge, read_results, write_json
 
     doc = merge([read_results(p) for p in args.results], allow_mismatch=args.allow_version_mismatch)
-    _output_dir(args.out)
-    write_json(args.out / "results.json", doc)
-    print_summary(render_all(doc, args.out), args.out)
+    with _output_dir(args.out):
+        write_json(args.out / "results.json", doc)
+        print_summary(render_all(doc, args.out), args.out)
     return EXIT_OK if all(r["verdict"] in ACCEPTABLE for r in doc["results"]) else EXIT_DISAGREE
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from harness.cli import LOCK_NAME, main
 
 GOOD = "cases:\n  - id: a\n    op: max_pool\n    input: {shape: [1, 1, 4], generator: {kind: arange}}\n    params: {kernel_size: 2}\n"
 BAD = GOOD.replace("kernel_size: 2", "kernel_size: 0")
@@ -59,6 +60,26 @@ def test_bad_input_never_destroys_earlier_results(tmp_path: Path) -> None:
     before = (out / "results.json").read_text()
     assert main(["run", str(write(tmp_path, BAD, "bad.yaml")), "--frameworks", "torch", "--out", str(out), "-q"]) == 2
     assert (out / "results.json").read_text() == before
+
+
+def test_a_directory_another_command_is_writing_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two runs into one --out would truncate each other's results.jsonl mid-run: the second is
+    refused in one line, the first one's files untouched, and the directory is free again after."""
+    out = tmp_path / "out"
+    good = str(write(tmp_path, GOOD))
+    assert main(["run", good, "--frameworks", "torch", "--out", str(out), "-q", "--jobs", "1"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != LOCK_NAME}
+    with open(out / LOCK_NAME, "w") as held:  # as a run in another process holds it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("4242\n")
+        held.flush()
+        capsys.readouterr()
+        assert main(["run", good, "--frameworks", "torch", "--out", str(out), "-q", "--jobs", "1"]) == 2
+        assert main(["report", str(out), "--out", str(out)]) == 2
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 2 and all(str(out) in line and "pid 4242" in line for line in lines), lines
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != LOCK_NAME} == before
+    assert main(["run", good, "--frameworks", "torch", "--out", str(out), "-q", "--jobs", "1"]) == 0
 
 
 def test_report_refuses_an_incomplete_results_file_in_one_line(tmp_path: Path,
