@@ -57,6 +57,9 @@ PARAMS_FOR_OP: dict[str, tuple[str, ...]] = {
 }
 ALL_PARAMS = tuple(dict.fromkeys(p for ps in PARAMS_FOR_OP.values() for p in ps))
 VERDICTS = ("pass", "shape_mismatch", "numeric_mismatch", "unsupported", "error", "tie_break", "dtype_mismatch")
+# Values the float64 reference may hold for one case at once (its input, every window's taps, its
+# output): 2 GiB. A larger case would take the machine's memory (or be killed for it) mid-run.
+MAX_VALUES = 2**28
 SPECIAL = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
 
 
@@ -177,6 +180,8 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
     if inp is None:
         raise _Bad
     params = _params(check, params_node, op, inp)
+    if params is not None:
+        _size(check, inp_node, op, inp, params)
     grad = _bool(check, node, "grad", "grad", False)
     if grad and inp.dtype in INT_DTYPES:
         check.fail(node, "grad", "grad", f"gradients need a floating dtype, input is {inp.dtype}")
@@ -201,6 +206,25 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
         native=_native(check, node),
         yaml_text=raw.yaml_text,
     )
+
+
+def _size(check: _Checker, node: Node, op: str, inp: InputSpec, params: PoolParams) -> None:
+    """Refuse a case whose reference would not fit in MAX_VALUES float64 values."""
+    planes, spatial = inp.shape[0] * inp.shape[1], inp.shape[2:]
+    if op in GLOBAL_OPS:
+        taps = math.prod(spatial)
+    elif op in ADAPTIVE_OPS:
+        assert params.output_size is not None
+        taps = math.prod(o * min(L, -(-L // o) + 1) for L, o in zip(spatial, params.output_size))
+    else:
+        outs = [semantics.pooled_length(L, k, s, pad, d, params.ceil_mode) for L, k, s, pad, d in
+                zip(spatial, params.kernel_size, params.stride, params.padding, params.dilation)]
+        taps = math.prod(outs) * math.prod(params.kernel_size) + (math.prod(params.output_size) if params.output_size else 0)
+    values = planes * max(math.prod(spatial), taps)
+    if values > MAX_VALUES:
+        check.fail(node, "shape", "input.shape",
+                   f"too large: the float64 reference would hold {values:,} values ({values * 8 / 2**30:.1f} GiB) "
+                   f"at once, the limit is {MAX_VALUES:,} (2 GiB); use a smaller shape")
 
 
 def _string(check: _Checker, node: Node, key: str) -> str:

@@ -82,6 +82,12 @@ BAD = [
      ["c.yaml:5:", "case 'a'", "matrix", "keys must be parameter names, got None"]),
     ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: 3\n    matrix: {stride: [1]}\n",
      ["c.yaml:5:", "case 'a'", "params", "must be a mapping, got 3"]),
+    # 64 planes x 62**3 windows x 27 taps = 411,830,784 float64 values: over the 2**28 limit
+    ("cases:\n  - id: a\n    op: max_pool\n    input: {shape: [1, 64, 64, 64, 64], generator: {kind: randn}}\n"
+     "    params: {kernel_size: 3, stride: 1}\n",
+     ["c.yaml:4:", "case 'a'", "input.shape", "too large", "411,830,784 values (3.1 GiB)"]),
+    ("cases:\n  - id: a\n    op: global_avg_pool\n    input: {shape: [100000, 1000, 1000], generator: {kind: randn}}\n",
+     ["c.yaml:4:", "input.shape", "too large", "100,000,000,000 values"]),
 ]
 
 
@@ -206,6 +212,18 @@ def test_file_defaults_merge_into_cases(tmp_path: Path) -> None:
 def test_shipped_cases_validate() -> None:
     cases = load_cases(["cases"])
     assert len(cases) >= 17
+
+
+def test_a_large_case_just_under_the_size_limit_loads(tmp_path: Path) -> None:
+    # 32 planes x 62**3 windows x 27 taps = 205,915,392 values, under 2**28
+    path = write(tmp_path, """
+        cases:
+          - id: big
+            op: max_pool
+            input: {shape: [1, 32, 64, 64, 64], generator: {kind: randn}}
+            params: {kernel_size: 3, stride: 1}
+        """)
+    assert [c.id for c in load_cases([str(path)])] == ["big"]
 
 
 def test_cases_survive_the_trip_to_a_worker() -> None:
