@@ -38,6 +38,8 @@ MAX_BATCH = 64
 BATCH_SECONDS = 0.05
 MAX_ATTEMPTS = 3
 PLAN_CACHE = 4096  # plan signatures remembered
+OPEN_CASES = 1024  # cases open at once (per job)...
+OPEN_BYTES = 1 << 30  # ...while their inputs and references hold less than this (one is always open)
 
 
 class Worker:
@@ -200,6 +202,7 @@ class CaseState:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     verdicts: list[str] = field(default_factory=list)
     exact: set[str] = field(default_factory=set)  # labels whose output equals the reference exactly
+    nbytes: int = 0  # what its input and reference hold (frameworks' answers add about as much again)
     _packed: bytes | None = None
 
     def packed(self) -> bytes:
@@ -231,6 +234,7 @@ class Runner:
         self.queues: dict[str, deque[Task]] = {fw: deque() for fw in config.frameworks}
         self.events: list[str] = []  # crashes, timeouts, restarts: said in the report
         self.done = self.failing = 0
+        self.open_bytes = 0  # held by the open cases' inputs and references
         self.ready_seconds: dict[str, float] = {}
         # Seconds spent in each harness stage (the benchmark's breakdown).
         # Parent CPU seconds in each harness stage (the benchmark's breakdown); CPU, not wall time,
@@ -314,12 +318,13 @@ class Runner:
 
     def run(self) -> None:
         # Cases open at once: wide enough that a fast framework is never held back by a slow
-        # one (a case closes only when every framework has answered); each holds small arrays.
-        window = 1024 * max(1, self.config.jobs)
+        # one (a case closes only when every framework has answered), narrow enough in bytes that
+        # a suite of large cases does not hold them all.
+        window = OPEN_CASES * max(1, self.config.jobs)
         pending: deque[int] = deque(range(len(self.cases)))
         open_cases = 0
         while True:
-            while pending and open_cases < window:
+            while pending and open_cases < window and (not open_cases or self.open_bytes < OPEN_BYTES):
                 open_cases += self._open(pending.popleft())
             finished = self._dispatch()
             waiting = [w for pool in self.pools.values() for w in pool if w.batches or w.probe is None]
@@ -340,6 +345,8 @@ class Runner:
         with self._clock("reference"):
             ref = reference.compute(case, x, upstream)
         state = CaseState(self.orders[order], case, x, ref, upstream)
+        state.nbytes = _held_bytes(x, upstream, ref)
+        self.open_bytes += state.nbytes
         self.writer.array(f"{case.id}/input", x)
         self.writer.array(f"{case.id}/reference/output", ref.output)
         if ref.indices is not None:
@@ -581,6 +588,7 @@ class Runner:
 
     def _finish(self, state: CaseState) -> None:
         case = state.case
+        self.open_bytes -= state.nbytes
         with self._clock("compare"):
             agreement = compare.agreement(case, state.outputs, frozenset(state.exact))
         with self._clock("serialise"):
@@ -599,6 +607,12 @@ class Runner:
             "ref_shape": list(state.ref.output.shape), "input_code": input_code(case, state.x),
             "agreement": agreement,
         }, key=(state.order,))
+
+
+def _held_bytes(x: np.ndarray, upstream: np.ndarray | None, ref: reference.Reference) -> int:
+    arrays = [x, upstream, ref.output, ref.indices, ref.grad, ref.tied, ref.hits, ref.tie_mask,
+              *ref.alt_indices.values(), *ref.alt_grads.values()]
+    return sum(a.nbytes for a in arrays if a is not None)
 
 
 class _Clock:

@@ -189,6 +189,34 @@ def test_interrupted_results_stay_readable(tmp_path: Path, monkeypatch: pytest.M
     assert 2 <= len(doc["cases"]) < 5 and "Incomplete run" in (out / "index.html").read_text()
 
 
+@pytest.mark.parametrize("budget,peak", [(None, 5), (1, 1)])
+def test_open_cases_stay_within_the_memory_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  budget: int | None, peak: int) -> None:
+    """Cases are opened (input and reference built) ahead of the workers, up to OPEN_BYTES of
+    arrays: with the default every case of a small suite is open at once, with 1 byte one at a time."""
+    from harness import run as run_mod
+
+    if budget is not None:
+        monkeypatch.setattr(run_mod, "OPEN_BYTES", budget)
+    count = {"open": 0, "peak": 0}
+    real_open, real_finish = run_mod.Runner._open, run_mod.Runner._finish
+
+    def spy_open(self, order):  # noqa: ANN001, ANN202
+        count["open"] += 1
+        count["peak"] = max(count["peak"], count["open"])
+        return real_open(self, order)
+
+    def spy_finish(self, state):  # noqa: ANN001, ANN202
+        count["open"] -= 1
+        return real_finish(self, state)
+
+    monkeypatch.setattr(run_mod.Runner, "_open", spy_open)
+    monkeypatch.setattr(run_mod.Runner, "_finish", spy_finish)
+    code, doc = run(tmp_path, suite(tmp_path, ["ok"] * 5))
+    assert code == 0 and set(verdicts(doc).values()) == {"pass"} and len(doc["cases"]) == 5
+    assert count["peak"] == peak and count["open"] == 0
+
+
 def test_a_run_stopped_by_an_error_is_written_and_marked_incomplete(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from harness import run as run_mod
