@@ -185,6 +185,9 @@ def main() -> None:
         big_wall, big, big_peak = run_harness(big_yaml, tmp / "hbig", args.frameworks, 1)
         print(f"{'peak RSS (parent), ' + str(args.big) + ' cases':32}{big_peak:>10.1f} MB   "
               f"(at the end of the run loop: {big['meta']['rss_mb']:.1f} MB; wall {big_wall:.1f} s)")
+        big_parent = big["meta"]["timings"].get("load", 0.0) + big["meta"]["cpu_seconds"]
+        print(f"{'parent CPU per case, ' + str(args.big):32}{big_parent / args.big * 1000:>10.3f} ms   "
+              "(the same figure over the longer run)")
     print(f"(work files in {tmp})")
 
 
