@@ -47,6 +47,13 @@ class Reference:
     flat_pos: np.ndarray | None = None  # (*out, T) flat plane position of each tap
     prepared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # compare.expected's
 
+    @property
+    def nbytes(self) -> int:
+        """What its own arrays hold (flat_pos is a table shared by every case of a signature)."""
+        arrays = [self.output, self.indices, self.grad, self.tied, self.hits, self.tie_mask,
+                  *self.alt_indices.values(), *self.alt_grads.values()]
+        return sum(a.nbytes for a in arrays if a is not None)
+
 
 def taps_for(case: Case) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Per-dim tap positions, real-input masks and padded-extent masks for a case."""

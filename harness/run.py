@@ -345,7 +345,7 @@ class Runner:
         with self._clock("reference"):
             ref = reference.compute(case, x, upstream)
         state = CaseState(self.orders[order], case, x, ref, upstream)
-        state.nbytes = _held_bytes(x, upstream, ref)
+        state.nbytes = x.nbytes + (upstream.nbytes if upstream is not None else 0) + ref.nbytes
         self.open_bytes += state.nbytes
         self.writer.array(f"{case.id}/input", x)
         self.writer.array(f"{case.id}/reference/output", ref.output)
@@ -607,12 +607,6 @@ class Runner:
             "ref_shape": list(state.ref.output.shape), "input_code": input_code(case, state.x),
             "agreement": agreement,
         }, key=(state.order,))
-
-
-def _held_bytes(x: np.ndarray, upstream: np.ndarray | None, ref: reference.Reference) -> int:
-    arrays = [x, upstream, ref.output, ref.indices, ref.grad, ref.tied, ref.hits, ref.tie_mask,
-              *ref.alt_indices.values(), *ref.alt_grads.values()]
-    return sum(a.nbytes for a in arrays if a is not None)
 
 
 class _Clock:

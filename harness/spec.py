@@ -27,7 +27,6 @@ INT_DTYPES = ("int32", "int64")
 DTYPES = FLOAT_DTYPES + INT_DTYPES
 
 
-
 def _pickled_by_fields(cls: type[T]) -> type[T]:
     """Pickle as (class, field values): every case goes to each framework's worker, and the
     reduction slotted frozen dataclasses get by default looks their fields up in Python on every
