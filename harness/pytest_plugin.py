@@ -58,7 +58,7 @@ class _Workers:
 
     def get(self, fw: str) -> tuple[Any, Any]:
         if fw not in self.workers:
-            from harness.run import Worker
+            from harness.pool import Worker
 
             self.workers[fw] = Worker(adapters.get(fw), isolated=True)
             self.probes[fw] = self.workers[fw].ready()
