@@ -55,8 +55,8 @@ class Task:
 class CaseState:
     order: int
     case: Case
-    x: np.ndarray
-    ref: reference.Reference
+    x: np.ndarray | None  # None (and ref too) when the case could not be built: its results are errors
+    ref: reference.Reference | None
     upstream: np.ndarray | None
     pending: int = 0
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
@@ -199,11 +199,21 @@ class Runner:
     def _open(self, order: int) -> int:
         """Generate the input, compute the reference, plan every framework; queue the work."""
         case = self.cases[order]
-        with self._clock("inputs"):
-            x = make_input(case.input)
-            upstream = make_upstream(case, reference.output_shape(case)) if case.grad else None
-        with self._clock("reference"):
-            ref = reference.compute(case, x, upstream)
+        stage = "input"
+        try:
+            with self._clock("inputs"):
+                x = make_input(case.input)
+                upstream = make_upstream(case, reference.output_shape(case)) if case.grad else None
+            stage = "reference"
+            with self._clock("reference"):
+                ref = reference.compute(case, x, upstream)
+        except Exception as exc:  # noqa: BLE001 - a bug building one case costs that case, not the run
+            broken = CaseState(self.orders[order], case, None, None, None)
+            why = f"could not build the {stage}: {error_text(exc)}"
+            for fw, device in self._targets(case):
+                self._emit(broken, self._record(case, fw, device), "error", why, error=why)
+            self._finish(broken)
+            return 0
         state = CaseState(self.orders[order], case, x, ref, upstream)
         state.nbytes = x.nbytes + (upstream.nbytes if upstream is not None else 0) + ref.nbytes
         self.open_bytes += state.nbytes
@@ -211,25 +221,28 @@ class Runner:
         self.writer.array(f"{case.id}/reference/output", ref.output)
         if ref.indices is not None:
             self.writer.array(f"{case.id}/reference/indices", ref.indices)
-        for fw in self.config.frameworks:
-            if case.frameworks is not None and fw not in case.frameworks:
-                continue
-            for device in self.config.devices:
-                if case.devices is not None and device not in case.devices:
-                    continue
-                with self._clock("plan"):
-                    self._plan_one(state, fw, device)
+        for fw, device in self._targets(case):
+            with self._clock("plan"):
+                self._plan_one(state, fw, device)
         if state.pending == 0:
             self._finish(state)
             return 0
         return 1
 
+    def _targets(self, case: Case) -> list[tuple[str, str]]:
+        """The (framework, device) pairs that run this case."""
+        return [(fw, device) for fw in self.config.frameworks if case.frameworks is None or fw in case.frameworks
+                for device in self.config.devices if case.devices is None or device in case.devices]
+
+    @staticmethod
+    def _record(case: Case, fw: str, device: str) -> dict[str, Any]:
+        return {"case_id": case.id, "framework": fw, "device": device, "device_name": None, "mode": None,
+                "call": "", "conversions": [], "plan_reason": "", "verdict": None, "reason": "", "error": None,
+                "seconds": None, "expectation": None}
+
     def _plan_one(self, state: CaseState, fw: str, device: str) -> None:
         case = state.case
-        record: dict[str, Any] = {"case_id": case.id, "framework": fw, "device": device,
-                                  "device_name": None, "mode": None, "call": "", "conversions": [],
-                                  "plan_reason": "", "verdict": None, "reason": "", "error": None,
-                                  "seconds": None, "expectation": None}
+        record = self._record(case, fw, device)
         # Adapters plan from these fields alone (and `native:` overrides, never cached), so a
         # suite's many cases of one signature share their plan and repro snippet.
         key = None if case.native else (fw, case.op, case.params, case.input.shape, case.input.dtype, case.grad,
@@ -414,6 +427,7 @@ class Runner:
             self._emit(state, record, "error", error, error=error)
         else:
             with self._clock("compare"):
+                assert state.ref is not None  # only a case that was built has tasks
                 cmp = compare.compare(state.case, state.ref, outcome)
             record["seconds"] = outcome.seconds
             label = f"{task.framework}-{task.device}"
@@ -464,7 +478,8 @@ class Runner:
             "tags": list(case.tags), "source": f"{case.source.path}:{case.source.line}",
             "input": {"shape": list(case.input.shape), "dtype": case.input.dtype, "layout": case.input.layout},
             "params": params_dict(case), "grad": case.grad, "yaml": case.yaml_text,
-            "ref_shape": list(state.ref.output.shape), "input_code": input_code(case, state.x),
+            "ref_shape": None if state.ref is None else list(state.ref.output.shape),
+            "input_code": "" if state.x is None else input_code(case, state.x),
             "agreement": agreement,
         }, key=(state.order,))
 

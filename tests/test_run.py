@@ -189,6 +189,29 @@ def test_interrupted_results_stay_readable(tmp_path: Path, monkeypatch: pytest.M
     assert 2 <= len(doc["cases"]) < 5 and "Incomplete run" in (out / "index.html").read_text()
 
 
+def test_a_case_whose_reference_fails_costs_that_case_not_the_run(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import run as run_mod
+
+    real = run_mod.reference.compute
+
+    def compute(case, x, upstream=None):  # noqa: ANN001, ANN202 - a reference bug on one case
+        if "refbug" in case.tags:
+            raise RuntimeError("reference bug")
+        return real(case, x, upstream)
+
+    monkeypatch.setattr(run_mod.reference, "compute", compute)
+    code, doc = run(tmp_path, suite(tmp_path, ["ok", "refbug", "ok"]))
+    assert code == 1 and doc["meta"]["complete"] is True
+    assert verdicts(doc) == {"c0-ok": "pass", "c1-refbug": "error", "c2-ok": "pass"}
+    (bad,) = [r for r in doc["results"] if r["case_id"] == "c1-refbug"]
+    assert bad["reason"] == bad["error"] == "could not build the reference: RuntimeError: reference bug"
+    case = next(c for c in doc["cases"] if c["id"] == "c1-refbug")
+    assert case["ref_shape"] is None and case["input_code"] == "" and case["agreement"] == []
+    assert "could not build the reference" in (tmp_path / "out" / "index.html").read_text()
+    assert main(["report", str(tmp_path / "out"), "--out", str(tmp_path / "again")]) == 1  # it re-renders
+
+
 @pytest.mark.parametrize("budget,peak", [(None, 5), (1, 1)])
 def test_open_cases_stay_within_the_memory_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   budget: int | None, peak: int) -> None:
