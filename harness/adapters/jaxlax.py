@@ -336,7 +336,9 @@ def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.nd
     # running it twice to time the second call would double the work of a suite of distinct shapes.
     # The NumPy arrays go to the jitted function as they are, in the device's context: jit puts
     # them on that device itself, in their own dtype (x64 is on), at a fraction of the cost of a
-    # jax.device_put from Python; that transfer is counted as JAX's time.
+    # jax.device_put from Python; that transfer is counted as JAX's time. (jax.default_device
+    # applies to "JAX operations and jit'd function calls":
+    # https://docs.jax.dev/en/latest/_autosummary/jax.default_device.html)
     clock = Stopwatch()
     with jax.default_device(jax.devices(device)[0]), clock.framework():
         out, idx, grad = jax.block_until_ready(fn(x, upstream))
