@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import subprocess
@@ -80,6 +81,18 @@ def test_a_directory_another_command_is_writing_is_refused(tmp_path: Path, capsy
         assert len(lines) == 2 and all(str(out) in line and "pid 4242" in line for line in lines), lines
         assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != LOCK_NAME} == before
     assert main(["run", good, "--frameworks", "torch", "--out", str(out), "-q", "--jobs", "1"]) == 0
+
+
+def test_a_filesystem_without_locks_still_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.cli
+
+    def no_locks(fd: object, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(harness.cli.fcntl, "flock", no_locks)
+    out = tmp_path / "out"
+    assert main(["run", str(write(tmp_path, GOOD)), "--frameworks", "torch", "--out", str(out), "-q", "--jobs", "1"]) == 0
+    assert json.loads((out / "results.json").read_text())["meta"]["complete"] is True
 
 
 def test_report_refuses_an_incomplete_results_file_in_one_line(tmp_path: Path,
