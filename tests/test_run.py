@@ -335,3 +335,26 @@ def test_every_field_written_is_documented(tmp_path: Path) -> None:
     for r in doc["results"]:
         keys |= set(r) | set(r.get("comparison") or {}) | set((r.get("comparison") or {}).get("output") or {})
     assert sorted(k for k in keys if f'"{k}"' not in documented) == []
+
+
+def test_stage_clock_charges_each_stretch_to_the_stage_that_ran(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parent CPU by stage: the time between two switches goes to the stage that was running,
+    the loop's (None) to no stage, and a switch to the running stage reads no clock."""
+    from harness import run
+
+    ticks = iter([0.0, 1.0, 3.0, 6.0, 10.0])
+    reads = []
+
+    def clock() -> float:
+        reads.append(1)
+        return next(ticks)
+
+    monkeypatch.setattr(run.time, "process_time", clock)
+    timings = {"inputs": 0.0, "compare": 0.0}
+    stages = run._Stages(timings)  # reads 0.0, loop running
+    assert stages.to("inputs") is None  # 1.0: the loop's second is nobody's
+    assert stages.to("inputs") == "inputs" and len(reads) == 2  # no change, no read
+    assert stages.to("compare") == "inputs"  # 3.0
+    stages.to(None)  # 6.0
+    stages.to("inputs")  # 10.0
+    assert timings == {"inputs": 2.0, "compare": 3.0}
