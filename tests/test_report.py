@@ -117,6 +117,8 @@ def test_results_json_round_trips_one_record_per_line(tmp_path) -> None:
 def test_writer_assembles_results_json_in_suite_order_from_out_of_order_lines(tmp_path) -> None:
     import json
 
+    import numpy as np
+
     from harness.results import ResultWriter
 
     w = ResultWriter(tmp_path)
@@ -127,7 +129,9 @@ def test_writer_assembles_results_json_in_suite_order_from_out_of_order_lines(tm
     w.write("result", {"case_id": "b", "framework": "jax", "device": "cpu", "verdict": "numeric_mismatch",
                        "reason": "x \u00e9"}, key=(1, "jax", "cpu"))
     w.write("case", {"id": "b", "order": 1}, key=(1,))
-    w.write("result", {"case_id": "a", "framework": "jax", "device": "cpu", "verdict": "pass"}, key=(0, "jax", "cpu"))
+    # NumPy scalars (a statistic left unconverted) are written as plain numbers.
+    w.write("result", {"case_id": "a", "framework": "jax", "device": "cpu", "verdict": "pass",
+                       "seconds": np.float64(0.25), "total": np.int64(3)}, key=(0, "jax", "cpu"))
     w.write("case", {"id": "a", "order": 0}, key=(0,))
     stored = w.close({"seed": 0})
     doc = json.loads((tmp_path / "results.json").read_text())
@@ -135,6 +139,7 @@ def test_writer_assembles_results_json_in_suite_order_from_out_of_order_lines(tm
     assert [(r["case_id"], r["framework"]) for r in doc["results"]] == [("a", "jax"), ("b", "jax"), ("b", "torch"),
                                                                        ("c", "jax")]
     assert doc["results"][1]["reason"] == "x \u00e9" and "kind" not in doc["results"][0]
+    assert (doc["results"][0]["seconds"], doc["results"][0]["total"]) == (0.25, 3)
     assert doc["meta"]["counts"] == {"error": 1, "numeric_mismatch": 1, "pass": 2} == stored.meta["counts"]
     items = [(c["id"], [r["framework"] for r in rs]) for c, rs in stored.items()]
     assert items == [("a", ["jax"]), ("b", ["jax", "torch"])]
