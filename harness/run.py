@@ -26,7 +26,7 @@ from harness.config import RunConfig, environment, thread_env
 from harness.inputs import make_input, make_upstream
 from harness.plan import Plan
 from harness.pool import STARTUP_TIMEOUT, Worker
-from harness.repro import input_code
+from harness.repro import input_code, reference_code
 from harness.results import ResultWriter
 from harness.spec import ACCEPTABLE, Case, PoolParams
 from harness.worker import error_text, pack
@@ -497,6 +497,7 @@ class Runner:
             "params": params_dict(case), "grad": case.grad, "yaml": case.yaml_text,
             "ref_shape": None if state.ref is None else list(state.ref.output.shape),
             "input_code": "" if state.x is None else input_code(case, state.x),
+            "reference_code": "" if state.ref is None else reference_code(state.ref.output, state.ref.indices),
             "agreement": agreement,
         }, key=(state.order,))
 
