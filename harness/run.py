@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import adapters, compare, reference
+from harness import adapters, compare, evidence, reference
 from harness.adapters.base import Probe
 from harness.config import RunConfig, environment, thread_env
 from harness.inputs import make_input, make_upstream
@@ -62,6 +62,7 @@ class CaseState:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     verdicts: list[str] = field(default_factory=list)
     exact: set[str] = field(default_factory=set)  # labels whose output equals the reference exactly
+    focus: list[tuple[int, ...]] = field(default_factory=list)  # output elements a result's window shows
     nbytes: int = 0  # what its input and reference hold (frameworks' answers add about as much again)
     _packed: bytes | None = None
 
@@ -432,7 +433,7 @@ class Runner:
     @staticmethod
     def _compare(task: Task, outcome: Any) -> dict[str, Any]:
         assert task.state.ref is not None  # only a case that was built has tasks
-        return compare.compare(task.state.case, task.state.ref, outcome)
+        return compare.compare(task.state.case, task.state.ref, outcome, task.state.x)
 
     def _result(self, task: Task, outcome: Any, error: str | None, cmp: dict[str, Any] | None = None) -> list[CaseState]:
         """Record a task's answer (compared here unless `cmp` is given) or its error."""
@@ -453,6 +454,8 @@ class Runner:
             if outcome.indices is not None:
                 self.writer.array(f"{state.case.id}/{label}/indices", outcome.indices)
             verdict, reason = cmp.pop("verdict"), cmp.pop("reason")
+            if "window" in cmp and tuple(cmp["window"]["at"]) not in state.focus:
+                state.focus.append(tuple(cmp["window"]["at"]))
             record["comparison"] = cmp
             self._emit(state, record, verdict, reason)
         state.pending -= 1
@@ -494,8 +497,27 @@ class Runner:
             "params": params_dict(case), "grad": case.grad, "yaml": case.yaml_text,
             "ref_shape": None if state.ref is None else list(state.ref.output.shape),
             "input_code": "" if state.x is None else input_code(case, state.x),
+            "special": [] if state.x is None else special_values(state.x),
             "agreement": agreement,
+            **({"focus": _focus(state)} if state.focus else {}),
         }, key=(state.order,))
+
+
+def special_values(x: np.ndarray) -> list[str]:
+    """Which of NaN, inf, -inf the input holds (the report maps divergences by them)."""
+    if np.isfinite(x).all():  # one pass in the common case
+        return []
+    x64 = np.asarray(x, dtype=np.float64)
+    return [name for name, test in (("nan", np.isnan), ("inf", np.isposinf), ("-inf", np.isneginf)) if test(x64).any()]
+
+
+def _focus(state: CaseState) -> list[dict[str, Any]]:
+    """At each element a result's window shows: the reference's and every framework's value
+    (the window records only its own framework's), so the view can set them side by side."""
+    assert state.ref is not None
+    return [{"at": list(at), "reference": evidence.number(state.ref.output[at]),
+             "values": {label: evidence.number(out[at]) for label, out in sorted(state.outputs.items())}}
+            for at in state.focus]
 
 
 class _Stages:

@@ -328,12 +328,31 @@ def test_cases_of_one_signature_share_a_plan_and_others_do_not(tmp_path: Path, m
 
 
 def test_every_field_written_is_documented(tmp_path: Path) -> None:
-    """docs/results.md names every key a run writes (meta, cases, results, comparisons)."""
-    _, doc = run(tmp_path, suite(tmp_path, ["ok", "wrong"]))
+    """docs/results.md names every key a run writes (meta, cases, results, comparisons, and the
+    window a differing result records, for max with indices and for averages)."""
+    extra = """
+  - id: avg-wrong
+    op: avg_pool
+    input: {shape: [1, 1, 5, 5], generator: {kind: randn, seed: 2}}
+    params: {kernel_size: 3, stride: 2, ceil_mode: true}
+    tags: [wrong]
+  - id: max-wrong-indices
+    op: max_pool
+    input: {shape: [1, 1, 4, 4], generator: {kind: randn, seed: 3}}
+    params: {kernel_size: 2, return_indices: true}
+    tags: [wrong]
+"""
+    _, doc = run(tmp_path, suite(tmp_path, ["ok", "wrong"], extra))
     documented = (Path(__file__).parent.parent / "docs" / "results.md").read_text()
     keys = set(doc) | set(doc["meta"]) | {k for c in doc["cases"] for k in c}
+    keys |= {k for c in doc["cases"] for f in c.get("focus", []) for k in f}
+    windows = []
     for r in doc["results"]:
         keys |= set(r) | set(r.get("comparison") or {}) | set((r.get("comparison") or {}).get("output") or {})
+        windows += [w for w in [(r.get("comparison") or {}).get("window")] if w]
+    assert len(windows) == 3 and {"divisor", "indices", "maxima"} <= {k for w in windows for k in w}
+    for w in windows:
+        keys |= set(w) | {k for part in ("output", "divisor", "indices") for k in w.get(part) or {}}
     assert sorted(k for k in keys if f'"{k}"' not in documented) == []
 
 
