@@ -28,12 +28,17 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 SHOTS = ROOT / "reports" / "browser-test"
 
 
-def _chrome(javascript: bool = True) -> Any:
-    """A fresh headless Chromium (its own profile), or a skip saying what is missing."""
+def _require_browser() -> Any:
+    """selenium's webdriver, or a skip saying what is missing."""
     for path, what in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")):
         if not os.access(path, os.X_OK):
             pytest.skip(f"no {what} at {path} (Debian: apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the `test` extra)")
+    return pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the `test` extra)")
+
+
+def _chrome(javascript: bool = True) -> Any:
+    """A fresh headless Chromium (its own profile)."""
+    webdriver = _require_browser()
     from selenium.webdriver.common.selenium_manager import SeleniumManager
 
     def refuse(*_: Any) -> Any:
@@ -53,6 +58,7 @@ def _chrome(javascript: bool = True) -> Any:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    _require_browser()
     tmp = tmp_path_factory.mktemp("browser")
     out, doc = small_run(tmp)
     paged = tmp / "paged"
@@ -154,6 +160,16 @@ def test_a_deep_link_into_a_paged_report_opens_the_right_details_page(browser: A
     target = browser.find_element(By.ID, "seed-D3-avg-ceil-cip/wrongdiv-cpu")
     assert target.get_attribute("open") is not None and target.find_element(By.CSS_SELECTOR, "figure.window-view")
     browser.save_screenshot(str(SHOTS / "paged-deep-link.png"))
+    # rows whose results all pass carry no link in a paged report: a click still opens the case
+    browser.get(report["paged"])
+    row = [tr for tr in browser.find_elements(By.CSS_SELECTOR, "#matrix tbody tr")
+           if tr.find_element(By.TAG_NAME, "td").text == "seed-A2-max-k3-floor"][0]
+    assert row.find_elements(By.TAG_NAME, "a") == []
+    row.find_element(By.TAG_NAME, "td").click()
+    a2 = [c["id"] for c in report["doc"]["cases"]].index("seed-A2-max-k3-floor")
+    assert f"details/page-{a2 // 5 + 1:03d}.html#seed-A2-max-k3-floor" in browser.current_url
+    section = browser.find_element(By.CSS_SELECTOR, 'section[data-case="seed-A2-max-k3-floor"]')
+    assert "targeted" in section.get_attribute("class")
     assert errors(browser) == []
 
 

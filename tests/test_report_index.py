@@ -81,10 +81,12 @@ def test_the_matrix_reads_without_javascript_and_links_its_non_pass_cells(run) -
     out, doc = run
     page = (out / "index.html").read_text()
     assert '<form class="filters" id="filters" hidden' in page  # shown by the script only
-    matrix = page[page.index('<table id="matrix">'):]
-    matrix = matrix[: matrix.index("</table>")]
-    assert matrix.count("<tr") == len(doc["cases"]) + 1
-    assert '<td class="v-numeric_mismatch"><a href="#seed-D3-avg-ceil-cip/wrongdiv-cpu">numeric_mismatch</a></td>' in matrix
+    matrix = page[page.index('<div id="matrix"'):]
+    matrix = matrix[: matrix.index("</section>")]
+    assert matrix.count("<tr") == len(doc["cases"]) + 1 and matrix.count('<div class="chunk">') == 1
+    assert '<td class="v-numeric_mismatch"><a href="#seed-D3-avg-ceil-cip/wrongdiv-cpu">numeric_mismatch</a>' in matrix
+    # a case whose results all pass: one cell; every row links its case (one page: this one)
+    assert '<tr data-tags="seed"><td><a href="#case-1">seed-A2-max-k3-floor</a><td>max_pool<td colspan=2 class=v-pass>all pass' in matrix
 
 
 def test_details_offer_the_complete_repro_script_to_copy_and_download(run) -> None:
@@ -115,6 +117,10 @@ def test_a_paged_report_links_failures_and_clusters_to_the_right_page(run, tmp_p
     positions = {c["id"]: i for i, c in enumerate(doc["cases"])}
     links = re.findall(r'<a href="(details/page-\d+\.html)#([^"]+)">', section(page, "failures") + section(page, "divergences"))
     assert len(links) == 6  # three failures, three clusters' smallest cases
+    # the matrix links a case's page only where a result is not a pass (the script finds the others)
+    assert '<tr data-tags="seed"><td>seed-A2-max-k3-floor<td>max_pool<td colspan=2 class=v-pass>all pass' in page
+    d3 = positions["seed-D3-avg-ceil-cip"] // 5 + 1
+    assert f'<td class="v-numeric_mismatch"><a href="details/page-{d3:03d}.html#seed-D3-avg-ceil-cip/wrongdiv-cpu">' in page
     for file, target in links:
         case_id = unquote(target).rsplit("/", 1)[0]
         assert file == f"details/page-{positions[case_id] // 5 + 1:03d}.html"

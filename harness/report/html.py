@@ -81,6 +81,16 @@ def _cells(results: list[dict[str, Any]], columns: list[str]) -> list[dict[str, 
     return [by.get(col) for col in columns]
 
 
+def _all_pass(cells: list[dict[str, Any] | None]) -> bool:
+    """Every column has a result, and each passed (the matrix writes one cell for them)."""
+    return all(r is not None and r["verdict"] == "pass" for r in cells)
+
+
+def _noteworthy(cells: list[dict[str, Any] | None]) -> bool:
+    """Some result is neither a pass nor unsupported or skipped (the matrix links those)."""
+    return any(r is not None and r["verdict"] not in ("pass", "unsupported", "skipped") for r in cells)
+
+
 def _focus_values(case: dict[str, Any], w: dict[str, Any]) -> dict[str, Any]:
     """Every framework's value at the element a window shows (the case record's `focus`)."""
     return next((f["values"] for f in case.get("focus") or [] if f["at"] == w["at"]), {})
@@ -93,12 +103,14 @@ _ENV.filters["one_line"] = one_line
 _ENV.filters["show"] = window.show
 _ENV.globals.update(result_id=result_id, repro_name=_repro_name, data_url=_data_url, acceptable=ACCEPTABLE,
                     wv_panels=window.panels, wv_outputs=window.outputs, wv_caption=window.caption,
-                    wv_defs=window.DEFS, focus_values=_focus_values, cells=_cells)
+                    wv_defs=window.DEFS, focus_values=_focus_values, cells=_cells,
+                    all_pass=_all_pass, noteworthy=_noteworthy)
 
 
 Row = tuple[dict[str, Any], list[dict[str, Any]], str]  # case, its results, href of its details page
 SHOWN_FAILURES = 20  # failing results the command line lists by name
 LISTED_FAILURES = 1000  # failing results index.html lists (the matrix filter finds any more)
+MATRIX_CHUNK = 500  # matrix rows per separately laid-out block
 
 
 class Tally:
@@ -223,5 +235,7 @@ def _index_context(tally: Tally, rows: Iterable[Row], pages: list[dict[str, Any]
         page_of=page_of,
         started=datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(timespec="seconds") if started else "-",
         pages=pages,
+        page_size=page_size,
+        matrix_chunk=MATRIX_CHUNK,
         worst=lambda rs: max((_max_abs(r) or 0.0 for r in rs), default=0.0),
     )
