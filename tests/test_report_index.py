@@ -138,3 +138,12 @@ def test_no_failures_says_so_and_every_text_is_escaped() -> None:
     doc["results"][0].update(verdict="numeric_mismatch")
     page = render_html(doc)
     assert nasty not in section(page, "failures") and "No failures" not in page
+
+
+def test_a_long_failure_list_says_how_many_more_there_are(run, monkeypatch) -> None:
+    from harness.report import html
+
+    _, doc = run
+    monkeypatch.setattr(html, "LISTED_FAILURES", 2)
+    failures = section(render_html(doc), "failures")
+    assert failures.count("<tr><td><a href=") == 2 and "and 1 more: the matrix below finds them" in failures
