@@ -40,7 +40,7 @@ def test_seed_d3_corner_window_draws_padding_overhang_and_says_both_divisors() -
     text = " ".join(lines)
     assert "reference 3.75, wrongdiv-cpu 1.6666666; torch-cpu 3.75" in text
     assert "1 on the input, 3 in the padding, 5 past the padded extent" in text
-    assert "the reference divides by 4 (count_include_pad" in text and "implies a divisor of 15 / 1.6666666 = 9" in text
+    assert "the reference divides by 4 (count_include_pad" in text and "wrongdiv-cpu's value is that sum divided by 15 / 1.6666666 = 9: the divisor it used" in text
     assert "3 windows where floor mode has 2" in text  # SEED_EXAMPLES D3: a 3x3 output, floor mode 2x2
 
 

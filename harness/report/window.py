@@ -144,12 +144,14 @@ def heatmap_svg(grid: list[list[Any]], origin: tuple[int, int], focus: tuple[int
             if outside:
                 parts.append(f'<text x="{x + 2}" y="{y + 8}" font-size="8" fill="{INK}" pointer-events="none">\u00d7</text>')
             if size >= 30:
-                parts.append(f'<text x="{x + size / 2:g}" y="{y + size * 0.62:g}" font-size="8.5" text-anchor="middle" '
-                             f'fill="{INK}" pointer-events="none">{escape(show(v, 2 if diff else 3))}</text>')
+                text = show(v, 2 if diff else 3)
+                parts.append(f'<text x="{x + size / 2:g}" y="{y + size * 0.62:g}" font-size="{8.5 if len(text) <= 5 else 7}" '
+                             f'text-anchor="middle" fill="{INK}" pointer-events="none">{escape(text)}</text>')
     fi, fj = focus[0] - origin[0], focus[1] - origin[1]
     parts.append(f'<rect x="{fj * size + 1.5}" y="{fi * size + 15.5}" width="{size - 3}" height="{size - 3}" '
                  f'fill="none" stroke="{INK}" stroke-width="2.5" pointer-events="none"/>')
-    return _svg(cols * size, len(grid) * size + 14, f"{label}, output around the element", "".join(parts))
+    width = max(cols * size, 7 * len(label))  # room for the label over a narrow crop
+    return _svg(width, len(grid) * size + 14, f"{label}, output around the element", "".join(parts))
 
 
 def outputs(w: dict[str, Any], label: str, dims: int, rtol: float, atol: float) -> Markup:
@@ -266,10 +268,11 @@ def caption(case: dict[str, Any], w: dict[str, Any], label: str, others: dict[st
         rule = ("divisor_override" if p.get("divisor_override") is not None else
                 "count_include_pad: the taps in the padded extent" if p.get("count_include_pad") and case["op"] == "avg_pool"
                 else "the taps on the input")
-        lines.append(f"Average: the input taps sum to {show(w['sum'], 8)}; the reference divides by {show(d['reference'])} "
-                     f"({rule}); {label}'s value implies a divisor of "
-                     + (f"{show(w['sum'], 8)} / {show(w['got'], 8)} = {show(d['implied'])}." if d["implied"] is not None
-                        else "- (its value is 0 or not finite)."))
+        implied = (f"{label}'s value is that sum divided by {show(w['sum'], 8)} / {show(w['got'], 8)} = "
+                   f"{show(d['implied'])}: the divisor it used, if it summed the same taps."
+                   if d["implied"] is not None else f"{label}'s value is 0 or not finite: no divisor gives it.")
+        lines.append(f"Average: the input taps sum to {show(w['sum'], 8)}; the reference divides by "
+                     f"{show(d['reference'])} ({rule}). {implied}")
     if case["op"] == "lp_pool" and isinstance(w["got"], float) and isinstance(w["reference"], float) and w["reference"]:
         norm = float(p.get("norm_type") or 2.0)
         lines.append(f"Lp (p = {norm:g}): the p-th root of the sum of x**p over the input taps; "
