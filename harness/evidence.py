@@ -225,6 +225,22 @@ def _matching(plane: np.ndarray, taps: Taps, value: Any) -> list[list[int]]:
     return [[int(real[d][i[d]]) for d in range(len(real))] for i in zip(*coords)][:64]
 
 
+def special_values(x: np.ndarray) -> list[str]:
+    """Which of NaN, inf, -inf an input holds (the report maps divergences by them)."""
+    if np.isfinite(x).all():  # one pass in the common case
+        return []
+    x64 = np.asarray(x, dtype=np.float64)
+    return [name for name, test in (("nan", np.isnan), ("inf", np.isposinf), ("-inf", np.isneginf)) if test(x64).any()]
+
+
+def values_at(ref: np.ndarray, outputs: dict[str, np.ndarray], elements: list[tuple[int, ...]]) -> list[dict[str, Any]]:
+    """The case record's `focus`: at each element a result's window shows, the reference's and
+    every framework's value (a window records only its own framework's), for the view to set
+    them side by side."""
+    return [{"at": list(at), "reference": number(ref[at]),
+             "values": {label: number(out[at]) for label, out in sorted(outputs.items())}} for at in elements]
+
+
 def number(v: Any) -> float | str:
     """JSON-safe number: NaN and infinities as strings (as in the comparison's DIFF)."""
     v = float(v)

@@ -500,27 +500,11 @@ class Runner:
             "params": params_dict(case), "grad": case.grad, "yaml": case.yaml_text,
             "ref_shape": None if state.ref is None else list(state.ref.output.shape),
             "input_code": "" if state.x is None else input_code(case, state.x),
-            "special": [] if state.x is None else special_values(state.x),
+            "special": [] if state.x is None else evidence.special_values(state.x),
             "agreement": agreement,
-            **({"focus": _focus(state)} if state.focus else {}),
+            **({"focus": evidence.values_at(state.ref.output, state.outputs, state.focus)}
+               if state.focus and state.ref is not None else {}),
         }, key=(state.order,))
-
-
-def special_values(x: np.ndarray) -> list[str]:
-    """Which of NaN, inf, -inf the input holds (the report maps divergences by them)."""
-    if np.isfinite(x).all():  # one pass in the common case
-        return []
-    x64 = np.asarray(x, dtype=np.float64)
-    return [name for name, test in (("nan", np.isnan), ("inf", np.isposinf), ("-inf", np.isneginf)) if test(x64).any()]
-
-
-def _focus(state: CaseState) -> list[dict[str, Any]]:
-    """At each element a result's window shows: the reference's and every framework's value
-    (the window records only its own framework's), so the view can set them side by side."""
-    assert state.ref is not None
-    return [{"at": list(at), "reference": evidence.number(state.ref.output[at]),
-             "values": {label: evidence.number(out[at]) for label, out in sorted(state.outputs.items())}}
-            for at in state.focus]
 
 
 class _Stages:

@@ -100,8 +100,7 @@ _ENV.filters["fmt"] = _fmt
 _ENV.filters["heatmap"] = svg_heatmap
 _ENV.filters["fragment"] = _fragment
 _ENV.filters["one_line"] = one_line
-_ENV.filters["show"] = window.show
-_ENV.globals.update(result_id=result_id, repro_name=_repro_name, data_url=_data_url, acceptable=ACCEPTABLE,
+_ENV.globals.update(result_id=result_id, repro_name=_repro_name, data_url=_data_url,
                     wv_panels=window.panels, wv_outputs=window.outputs, wv_caption=window.caption,
                     wv_defs=window.DEFS, focus_values=_focus_values, cells=_cells,
                     all_pass=_all_pass, noteworthy=_noteworthy)

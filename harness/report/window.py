@@ -96,7 +96,8 @@ def input_svg(cells: list[str], values: list[list[Any]], regions: list[list[str]
                              f'font-weight="bold" fill="{INK}">{escape(" ".join(badges))}</text>')
             where = f"({rows[i]}, {cols[j]})" if rows is not None else f"{cols[j]}"
             title = f"input {where}: {region}" + (f", value {show(v, 8)}" if region == "input" else "")
-            title += "".join(f"; {TAP_TEXT[code]}" for _ in [0] if code in TAP_TEXT)
+            if code in TAP_TEXT:
+                title += f"; {TAP_TEXT[code]}"
             title += "".join(f"; {b}" for b in badges)
             parts.append(f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="transparent">'
                          f'<title>{escape(title)}</title></rect>')
