@@ -202,7 +202,7 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
         devices=devices,
         tolerance=_tolerance(check, node),
         tags=_shared(_names(check, node, "tags", None) or ()),
-        expect=_expect(check, node),
+        expect=_expect(check, node, dict(raw.matrix_values)),
         native=_native(check, node),
         yaml_text=raw.yaml_text,
     )
@@ -280,7 +280,8 @@ def _tolerance(check: _Checker, node: Node) -> tuple[float, float] | None:
     return out[0], out[1]
 
 
-def _expect(check: _Checker, node: Node) -> dict[str, Expectation]:
+def _expect(check: _Checker, node: Node, members: dict[str, Any]) -> dict[str, Expectation]:
+    """`members`: this case's values of its `matrix:` keys (an expectation's `when:` picks some)."""
     exp = check.mapping(node, "expect", "expect")
     if exp is None:
         return {}
@@ -294,7 +295,9 @@ def _expect(check: _Checker, node: Node) -> dict[str, Expectation]:
         if not isinstance(body, Node):
             check.fail(exp, fw, field, "must be a mapping with verdict and reason")
             continue
-        check.unknown_keys(body, ("verdict", "reason", "link", "devices"), f"{field}.")
+        check.unknown_keys(body, ("verdict", "reason", "link", "devices", "when"), f"{field}.")
+        if not _when(check, body, field, members):
+            continue
         verdict = body.get("verdict")
         if verdict not in VERDICTS or verdict == "pass":
             check.fail(body, "verdict", f"{field}.verdict",
@@ -310,6 +313,22 @@ def _expect(check: _Checker, node: Node) -> dict[str, Expectation]:
         devices = _names(check, body, "devices", DEVICES)
         out[str(fw)] = Expectation(str(verdict), reason.strip(), link, devices)
     return out
+
+
+def _when(check: _Checker, body: Node, field: str, members: dict[str, Any]) -> bool:
+    """`when: {matrix key: value or [values]}`: the expectation holds only for the grid members
+    with those values (a divergence that only some of a matrix's cases show)."""
+    when = check.mapping(body, "when", f"{field}.when")
+    if when is None:
+        return True
+    matched = True
+    for key, want in when.items():
+        if key not in members:
+            keys = ", ".join(members) or "none"
+            check.fail(when, key, f"{field}.when.{key}", f"not a matrix key of this case (matrix keys: {keys})")
+            return False
+        matched = matched and members[key] in (want if isinstance(want, list) else [want])
+    return matched
 
 
 def _native(check: _Checker, node: Node) -> dict[str, dict[str, Any]]:

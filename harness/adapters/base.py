@@ -7,6 +7,9 @@
 `x` is the case input (NumPy, case dtype, channels-first); `upstream` is given when the case
 asks for a gradient. Outcome arrays are NumPy, in the framework's own layout converted back to
 channels-first (the conversions are in the plan).
+
+Adapters may build their call as Python source, one text per signature, that is both what
+`execute` runs (through `compiled`) and the `repro(case, plan)` script handed to the user.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +37,10 @@ class Outcome:
     grad: np.ndarray | None = None
     dtype: str = ""  # the framework's output dtype, by name
     seconds: float = 0.0  # time inside the framework's pooling (and backward) calls
+    # Conversions only the framework could tell, read back at run time (the ops a converter
+    # produced, the kernels that ran): appended to the plan's conversions in the result.
+    executed: tuple[str, ...] = ()
+    convert_seconds: float | None = None  # building the model (conversion), apart from `seconds`
 
 
 class Stopwatch:
@@ -48,3 +56,25 @@ class Stopwatch:
             yield
         finally:
             self.seconds += time.perf_counter() - start
+
+
+_COMPILED: dict[str, dict[str, Any]] = {}
+COMPILED_MAX = 256  # sources (signatures) kept per worker
+
+
+def compiled(source: str) -> tuple[dict[str, Any], float | None]:
+    """Run a repro script's definitions once per text (one per signature) and return its
+    namespace, with the seconds that took (imports, a model's conversion) when it ran now, None
+    when the namespace was already there. Adapters whose source is the implementation call the
+    functions it defines, so the repro handed out is the code that ran."""
+    scope = _COMPILED.get(source)
+    if scope is not None:
+        return scope, None
+    scope = {"__name__": "pool_parity_source"}
+    start = time.perf_counter()
+    exec(compile(source, "<repro>", "exec"), scope)  # noqa: S102 - our own generated source
+    seconds = time.perf_counter() - start
+    if len(_COMPILED) >= COMPILED_MAX:
+        del _COMPILED[next(iter(_COMPILED))]  # the oldest
+    _COMPILED[source] = scope
+    return scope, seconds
