@@ -88,6 +88,9 @@ BAD = [
      ["c.yaml:4:", "case 'a'", "input.shape", "too large", "411,830,784 values (3.1 GiB)"]),
     ("cases:\n  - id: a\n    op: global_avg_pool\n    input: {shape: [100000, 1000, 1000], generator: {kind: randn}}\n",
      ["c.yaml:4:", "input.shape", "too large", "100,000,000,000 values"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n    matrix: {stride: [1]}\n"
+     "    expect: {jax: {verdict: error, reason: r, when: {padding: 1}}}\n",
+     ["case 'a-s1'", "expect.jax.when.padding", "not a matrix key of this case (matrix keys: stride)"]),
 ]
 
 
@@ -132,6 +135,25 @@ def test_matrix_expands_with_readable_ids(tmp_path: Path) -> None:
         """)
     ids = [c.id for c in load_cases([str(path)])]
     assert ids == ["avg-k3-s2-ceil-cip0", "avg-k3-s2-ceil-cip1", "avg-k3-s2-floor-cip0", "avg-k3-s2-floor-cip1"]
+
+
+def test_an_expectation_can_hold_for_some_matrix_members(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        cases:
+          - id: m
+            op: max_pool
+            input: {shape: [1, 1, 7, 7], generator: {kind: randn, seed: 1}}
+            params: {kernel_size: 2}
+            matrix:
+              op: [max_pool, avg_pool]
+              padding: [0, 1, [[0, 1], [1, 0]]]
+            expect:
+              jax: {verdict: error, reason: r, when: {op: avg_pool, padding: [1, [[0, 1], [1, 0]]]}}
+              torch: {verdict: error, reason: r, when: {padding: [[[0, 1], [1, 0]]]}}
+        """)
+    expected = {c.id: sorted(c.expect) for c in load_cases([str(path)])}
+    assert expected == {"m-max_pool-p0": [], "m-max_pool-p1": [], "m-max_pool-p0x1x1x0": ["torch"],
+                        "m-avg_pool-p0": [], "m-avg_pool-p1": ["jax"], "m-avg_pool-p0x1x1x0": ["jax", "torch"]}
 
 
 def test_a_grid_holds_its_repeated_values_once(tmp_path: Path) -> None:
