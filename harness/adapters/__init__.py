@@ -34,7 +34,7 @@ REGISTRY: dict[str, AdapterSpec] = {
     "flax": AdapterSpec("flax", "harness.adapters.flax_pool"),
     "paddle": AdapterSpec("paddle", "harness.adapters.paddle_pool"),
 }
-DEFAULT_FRAMEWORKS = ("torch", "keras", "jax")
+DEFAULT_FRAMEWORKS = ("torch", "keras", "jax", "litert", "litert-builtin", "flax", "paddle")
 DEVICES = ("cpu", "gpu")
 
 # Extra adapters for tests and experiments: POOL_PARITY_ADAPTERS="name=module,name2=module2".
