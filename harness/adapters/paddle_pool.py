@@ -31,6 +31,13 @@ _paddle: Any = None
 def _import() -> Any:
     global _paddle
     if _paddle is None:
+        import sys
+
+        if "tensorflow" in sys.modules and "paddle" not in sys.modules:
+            # Measured: paddlepaddle 3.3.1 segfaults when imported after tensorflow 2.21 (the other
+            # order works). Workers import one framework each; only --no-isolation gets here.
+            raise RuntimeError("Paddle crashes when imported after TensorFlow in one process: run it in its "
+                               "own worker (drop --no-isolation) or import paddle first")
         import paddle
 
         _paddle = paddle
