@@ -64,8 +64,8 @@ def probe() -> Probe:
 def _layout(case: Case) -> tuple[Step, Step]:
     n = case.spatial_dims
     first, last = _NAMES[n]
-    return (Transpose((0, *range(2, 2 + n), 1), f"input {first} -> {last} (NumPy, before set_tensor)"),
-            Transpose((0, n + 1, *range(1, n + 1)), f"output {last} -> {first} (NumPy)"))
+    return (Transpose((0, *range(2, 2 + n), 1), f"input {first} -> {last}, in NumPy before set_tensor"),
+            Transpose((0, n + 1, *range(1, n + 1)), f"output {last} -> {first}, in NumPy"))
 
 
 def _floor_is_ceil(case: Case) -> bool:
