@@ -114,6 +114,19 @@ def _number(value: Any) -> float | None:
     return None
 
 
+INT_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1)}
+
+
+def _fits(dtype: str, value: float) -> bool:
+    low, high = INT_RANGES[dtype]
+    return low <= value <= high
+
+
+def _range(dtype: str) -> str:
+    low, high = INT_RANGES[dtype]
+    return f"[{low}, {high}]"
+
+
 def normalise(raws: Iterable[RawCase], run_seed: int = 0) -> list[Case]:
     """Validate and normalise; duplicate ids across files are errors naming both places."""
     cases: list[Case] = []
@@ -388,6 +401,10 @@ def _values(check: _Checker, node: Node, shape: tuple[int, ...], dtype: str, lay
     if dtype in INT_DTYPES and any(not (math.isfinite(v) and v.is_integer()) for v in flat):
         check.fail(node, "values", "input.values", f"{dtype} input needs integer values")
         return None
+    outside = next((v for v in flat if dtype in INT_DTYPES and not _fits(dtype, v)), None)
+    if outside is not None:
+        check.fail(node, "values", "input.values", f"{dtype} input cannot hold {outside:g} (range {_range(dtype)})")
+        return None
     if layout == "channels_last":
         import numpy as np
 
@@ -443,8 +460,9 @@ def _inject(check: _Checker, node: Node, shape: tuple[int, ...], dtype: str, lay
         if value is None:
             check.fail(item, "value", f"{field}.value", f"must be a number or nan/inf/-inf, got {_show(item.get('value'))}")
             continue
-        if dtype in INT_DTYPES and not math.isfinite(value):
-            check.fail(item, "value", f"{field}.value", f"{dtype} input cannot hold {item.get('value')}")
+        if dtype in INT_DTYPES and not (math.isfinite(value) and value.is_integer() and _fits(dtype, value)):
+            check.fail(item, "value", f"{field}.value", f"{dtype} input cannot hold {item.get('value')} "
+                       f"(integers in {_range(dtype)})")
             continue
         at, fraction = item.get("at"), item.get("fraction")
         if (at is None) == (fraction is None):

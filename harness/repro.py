@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from harness.inputs import make_input
-from harness.spec import Case
+from harness.spec import INT_DTYPES, Case
 
 MAX_LITERAL = 256  # elements: larger inputs are rebuilt from their generator
 SMALL = 32  # elements: generated inputs up to this size are written out, to be read at a glance
@@ -36,5 +36,10 @@ def input_code(case: Case, x: np.ndarray | None = None) -> str:
         "constant": f"np.full({shape}, {gen.get('value', 0.0)})",
     }.get(str(kind), "...")
     note = "  # special values injected by the case are not reproduced here" if spec.inject else ""
-    rint = "np.rint" if spec.dtype.startswith("int") else ""
-    return f"{head}x_np = {rint}({body}).astype({dtype}){note}\n"
+    value = body
+    if spec.dtype in INT_DTYPES:  # as make_input: rounded, and saturated to 8-bit ranges
+        value = f"np.rint({body})"
+        if spec.dtype in ("uint8", "int8"):
+            info = np.iinfo(np.dtype(spec.dtype))
+            value = f"np.clip({value}, {info.min}, {info.max})"
+    return f"{head}x_np = ({value}).astype({dtype}){note}\n"
