@@ -444,6 +444,8 @@ class Runner:
                 self.clock.to("compare")
                 cmp = self._compare(task, outcome)
             record["seconds"] = outcome.seconds
+            if outcome.conversions:
+                record["conversions"] = [c for c in record["conversions"] if c != "none"] + list(outcome.conversions)
             label = f"{task.framework}-{task.device}"
             if cmp["shape"] == cmp["ref_shape"]:
                 state.outputs[label] = outcome.output

@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-from importlib.metadata import entry_points
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from types import ModuleType
 
 

@@ -33,6 +33,8 @@ class Outcome:
     grad: np.ndarray | None = None
     dtype: str = ""  # the framework's output dtype, by name
     seconds: float = 0.0  # time inside the framework's pooling (and backward) calls
+    # Conversions only execution can tell (what an exporter produced), appended to the plan's.
+    conversions: tuple[str, ...] = ()
 
 
 class Stopwatch:

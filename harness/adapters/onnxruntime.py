@@ -134,7 +134,7 @@ _REMAP = IndexRemap("ONNX flat index over N*C*spatial -> flat per (N, C) plane (
 
 
 def _plan_global(case: Case, op: str, opset: int) -> Plan:
-    nodes = [(op, ["x"], ["y"], {})]
+    nodes: list[tuple[str, list[str], list[str], dict[str, Any]]] = [(op, ["x"], ["y"], {})]
     steps: tuple[Step, ...] = ()
     if not case.params.keepdims:
         steps = (Reshape("(N, C)", "ONNX global pooling keeps the spatial dims as size 1"),)
