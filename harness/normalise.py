@@ -215,7 +215,7 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
         devices=devices,
         tolerance=_tolerance(check, node),
         tags=_shared(_names(check, node, "tags", None) or ()),
-        expect=_expect(check, node),
+        expect=_expect(check, node, dict(raw.matrix_values)),
         native=_native(check, node),
         yaml_text=raw.yaml_text,
     )
@@ -293,7 +293,9 @@ def _tolerance(check: _Checker, node: Node) -> tuple[float, float] | None:
     return out[0], out[1]
 
 
-def _expect(check: _Checker, node: Node) -> dict[str, Expectation]:
+def _expect(check: _Checker, node: Node, grid: dict[str, Any]) -> dict[str, Expectation]:
+    """Known divergences; one with `when: {matrix key: [values]}` applies only to the expansions
+    of the case's matrix that take those values (a divergence of one dtype of a dtype grid)."""
     exp = check.mapping(node, "expect", "expect")
     if exp is None:
         return {}
@@ -307,7 +309,9 @@ def _expect(check: _Checker, node: Node) -> dict[str, Expectation]:
         if not isinstance(body, Node):
             check.fail(exp, fw, field, "must be a mapping with verdict and reason")
             continue
-        check.unknown_keys(body, ("verdict", "reason", "link", "devices"), f"{field}.")
+        check.unknown_keys(body, ("verdict", "reason", "link", "devices", "when"), f"{field}.")
+        if not _applies(check, body, field, grid):
+            continue
         verdict = body.get("verdict")
         if verdict not in VERDICTS or verdict == "pass":
             check.fail(body, "verdict", f"{field}.verdict",
@@ -323,6 +327,22 @@ def _expect(check: _Checker, node: Node) -> dict[str, Expectation]:
         devices = _names(check, body, "devices", DEVICES)
         out[str(fw)] = Expectation(str(verdict), reason.strip(), link, devices)
     return out
+
+
+def _applies(check: _Checker, body: Node, field: str, grid: dict[str, Any]) -> bool:
+    when = body.get("when")
+    if when is None:
+        return True
+    if not isinstance(when, Node) or not when:
+        check.fail(body, "when", f"{field}.when", "must be a mapping of matrix keys to lists of values")
+        return False
+    applies = True
+    for key, values in when.items():
+        if key not in grid:
+            check.fail(when, key, f"{field}.when.{key}", f"not a matrix key of this case{suggest(str(key), tuple(grid))}")
+            return False
+        applies = applies and grid[key] in (values if isinstance(values, list) else [values])
+    return applies
 
 
 def _native(check: _Checker, node: Node) -> dict[str, dict[str, Any]]:

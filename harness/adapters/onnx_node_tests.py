@@ -91,6 +91,8 @@ def _generated() -> list[NodeTest]:
         cases = node_cases.collect_testcases()
     out = {}
     for tc in cases:
+        if tc.model is None:
+            continue
         nodes = tc.model.graph.node
         if len(nodes) != 1 or nodes[0].op_type not in POOL_OPS or not tc.data_sets:
             continue

@@ -40,9 +40,26 @@ SPEC = "https://onnx.ai/onnx/operators/onnx__{}.html"
 ELEM = {"float16": "FLOAT16", "bfloat16": "BFLOAT16", "float32": "FLOAT", "float64": "DOUBLE",
         "int8": "INT8", "uint8": "UINT8", "int32": "INT32", "int64": "INT64"}
 FLOATS = ("float16", "bfloat16", "float32", "float64")
-# The T type constraint of each op (opset 22 on): MaxPool alone takes 8-bit integers, nothing
-# takes int32 / int64.
+# The T type constraint of each pooling op: MaxPool alone takes 8-bit integers, none takes int32 /
+# int64, and bfloat16 is listed from opset 22 on.
 TYPES = {"MaxPool": (*FLOATS, "int8", "uint8")}
+BFLOAT16_SINCE = 22
+# onnxruntime's CPU provider implements fewer types than the spec allows (session creation answers
+# NOT_IMPLEMENTED): no bfloat16 pooling kernel at all, double for MaxPool only. Pinned by
+# tests/adapters/test_onnxruntime.py, which builds every (op, type) and compares.
+CPU_KERNELS = {"MaxPool": ("float16", "float32", "float64", "int8", "uint8")}
+CPU_DEFAULT = ("float16", "float32")
+
+
+def type_gap(op: str, dtype: str, opset: int) -> str:
+    """Why `op` cannot run on `dtype` at `opset` on ORT's CPU provider ('' when it can)."""
+    allowed = tuple(t for t in TYPES.get(op, FLOATS) if t != "bfloat16" or opset >= BFLOAT16_SINCE)
+    if dtype not in allowed:
+        return f"ONNX {op} (opset {opset}) takes {', '.join(allowed)} tensors, not {dtype} ({SPEC.format(op)})"
+    if dtype not in CPU_KERNELS.get(op, CPU_DEFAULT):
+        return (f"onnxruntime's CPU provider has no {op} kernel for {dtype} (NOT_IMPLEMENTED at session "
+                f"creation; it has {', '.join(CPU_KERNELS.get(op, CPU_DEFAULT))})")
+    return ""
 _ort: Any = None
 
 
@@ -92,9 +109,9 @@ def plan(case: Case, backend: str | None = None) -> Plan:
     dtype = case.input.dtype
     if case.grad:
         return unsupported("ONNX Runtime runs inference only: no gradients (its training API is a separate build)")
-    if dtype not in TYPES.get(op, FLOATS):
-        return unsupported(f"ONNX {op} takes {', '.join(TYPES.get(op, FLOATS))} tensors, not {dtype} "
-                           f"({SPEC.format(op)})")
+    gap = type_gap(op, dtype, opset) or (type_gap("MaxUnpool", dtype, opset) if case.op == "max_unpool" else "")
+    if gap:
+        return unsupported(gap)
     if case.op in GLOBAL_OPS:
         return _plan_global(case, op, opset)
     if case.op in ADAPTIVE_OPS:
