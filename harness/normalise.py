@@ -330,19 +330,23 @@ def _expect(check: _Checker, node: Node, grid: dict[str, Any]) -> dict[str, Expe
 
 
 def _applies(check: _Checker, body: Node, field: str, grid: dict[str, Any]) -> bool:
+    """`when`: a mapping {matrix key: value or [values]} that must all match, or a list of such
+    mappings of which one must."""
     when = body.get("when")
     if when is None:
         return True
-    if not isinstance(when, Node) or not when:
-        check.fail(body, "when", f"{field}.when", "must be a mapping of matrix keys to lists of values")
+    alternatives = when if isinstance(when, list) else [when]
+    bad = "must be a mapping of matrix keys to lists of values, or a list of such mappings"
+    if not alternatives or not all(isinstance(a, Node) and a for a in alternatives):
+        check.fail(body, "when", f"{field}.when", bad)
         return False
-    applies = True
-    for key, values in when.items():
-        if key not in grid:
-            check.fail(when, key, f"{field}.when.{key}", f"not a matrix key of this case{suggest(str(key), tuple(grid))}")
-            return False
-        applies = applies and grid[key] in (values if isinstance(values, list) else [values])
-    return applies
+    for alt in alternatives:
+        for key in alt:
+            if key not in grid:
+                check.fail(alt, key, f"{field}.when.{key}", f"not a matrix key of this case{suggest(str(key), tuple(grid))}")
+                return False
+    return any(all(grid[k] in (v if isinstance(v, list) and not (k == "shape" and v and not isinstance(v[0], list))
+                               else [v]) for k, v in alt.items()) for alt in alternatives)
 
 
 def _native(check: _Checker, node: Node) -> dict[str, dict[str, Any]]:

@@ -192,7 +192,7 @@ def _forward(case: Case, args: dict[str, Any], x: Any) -> Any:
         import tensorflow as tf
 
         dtype = keras.backend.standardize_dtype(x.dtype)
-        low = np.iinfo(dtype).min if dtype.startswith("int") else -np.inf
+        low = np.iinfo(dtype).min if dtype.startswith(("int", "uint")) else -np.inf
         padded = ops.pad(x, [(0, 0), *args["pads"], (0, 0)], constant_values=low)
         return tf.nn.max_pool_with_argmax(padded, p.kernel_size, p.stride, "VALID", include_batch_in_index=False)
     if kind == "global":
@@ -209,7 +209,7 @@ def _forward(case: Case, args: dict[str, Any], x: Any) -> Any:
     if case.op == "max_pool":
         # The tensor's own dtype: Keras on JAX without x64 has already made int64 an int32.
         dtype = keras.backend.standardize_dtype(x.dtype)
-        low = np.iinfo(dtype).min if dtype.startswith("int") else -np.inf
+        low = np.iinfo(dtype).min if dtype.startswith(("int", "uint")) else -np.inf
         return pool(ops.pad(x, pads, constant_values=low), p.kernel_size, p.stride, "valid", data_format="channels_last")
     size = math.prod(p.kernel_size)
     sums = pool(ops.pad(x, pads), p.kernel_size, p.stride, "valid", data_format="channels_last") * size
