@@ -7,6 +7,7 @@ import pickle
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness.cases import load_cases
@@ -353,3 +354,72 @@ def test_mangled_case_files_fail_cleanly(tmp_path: Path) -> None:
             load_cases([str(path)])
         except CaseErrors as exc:
             assert all("\n" not in str(e) and str(e).startswith(str(path)) for e in exc.errors), text
+
+
+EIGHT_BIT = [
+    ('input: {shape: [1, 1, 2, 2], dtype: uint8, values: [[[[0, 255], [256, 1]]]]}',
+     ["input.values", "uint8 input cannot hold 256", "[0, 255]"]),
+    ('input: {shape: [1, 1, 2, 2], dtype: int8, generator: {kind: randn}, inject: [{value: 200, at: [[0, 0, 0, 0]]}]}',
+     ["input.inject[0].value", "int8 input cannot hold 200", "[-128, 127]"]),
+    ('input: {shape: [1, 1, 2, 2], dtype: int8, generator: {kind: randn}, inject: [{value: 1.5, fraction: 0.5}]}',
+     ["input.inject[0].value", "cannot hold 1.5"]),
+]
+
+
+@pytest.mark.parametrize("inp,expected", EIGHT_BIT)
+def test_eight_bit_inputs_refuse_values_outside_their_range(tmp_path: Path, inp: str, expected: list[str]) -> None:
+    [line] = errors_of(tmp_path, f"cases:\n  - id: a\n    op: max_pool\n    {inp}\n    params: {{kernel_size: 2}}\n")
+    for part in expected:
+        assert part in line, line
+
+
+def test_eight_bit_generated_inputs_saturate(tmp_path: Path) -> None:
+    from harness.inputs import make_input
+
+    path = write(tmp_path, """
+        cases:
+          - id: u
+            op: max_pool
+            input: {shape: [1, 1, 20, 20], dtype: uint8, generator: {kind: randn, std: 300, seed: 3}}
+            params: {kernel_size: 2}
+    """)
+    [case] = load_cases([str(path)])
+    x = make_input(case.input)
+    raw = np.rint(np.random.default_rng(3).standard_normal((1, 1, 20, 20)) * 300)
+    assert x.dtype == np.uint8
+    np.testing.assert_array_equal(x, np.clip(raw, 0, 255).astype(np.uint8))  # clipped, never wrapped
+    assert (x == 0).any() and (x == 255).any()
+
+
+def test_when_restricts_an_expectation_to_some_expansions(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        cases:
+          - id: g
+            op: max_pool
+            input: {shape: [1, 1, 6, 6], generator: {kind: randn, seed: 1}}
+            params: {kernel_size: 2}
+            matrix:
+              stride: [1, 2]
+              ceil_mode: [false, true]
+            expect:
+              jax: {verdict: error, reason: r, when: {stride: [2], ceil_mode: true}}
+              torch: {verdict: error, reason: r, when: [{stride: 1}, {ceil_mode: [true]}]}
+    """)
+    cases = {c.id: c for c in load_cases([str(path)])}
+    assert [i for i, c in cases.items() if "jax" in c.expect] == ["g-s2-ceil"]
+    assert sorted(i for i, c in cases.items() if "torch" in c.expect) == ["g-s1-ceil", "g-s1-floor", "g-s2-ceil"]
+
+
+def test_when_names_only_matrix_keys(tmp_path: Path) -> None:
+    [line, *_] = errors_of(tmp_path, """
+        cases:
+          - id: g
+            op: max_pool
+            input: {shape: [1, 1, 6, 6], generator: {kind: randn, seed: 1}}
+            params: {kernel_size: 2}
+            matrix:
+              stride: [1, 2]
+            expect:
+              jax: {verdict: error, reason: r, when: {strides: [2]}}
+    """)
+    assert "expect.jax.when.strides" in line and "did you mean 'stride'" in line

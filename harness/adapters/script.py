@@ -5,7 +5,8 @@ the session or export: whatever is costly) that defines `run(x_np) -> (out, indi
 followed by the call, so what a report hands out is exactly what ran.
 
 Each plan step the script performs is preceded by a marker comment, `# conversion N: <step>`,
-and followed by the code that performs it (up to the next blank or comment line): the adapter
+and followed by the code that performs it, then a blank line (the block ends at the next blank or
+comment line, so code after it must not follow without one): the adapter
 conformance kit removes each such block in turn and checks the result changes, so a conversion the
 plan lists but the script does not perform is caught.
 """
