@@ -18,6 +18,7 @@ from harness import adapters
 from harness.cases import load_cases
 from harness.config import RunConfig, default_jobs, default_threads
 from harness.errors import CaseErrors, HarnessError
+from harness.load import Limits
 from harness.spec import ACCEPTABLE, Case
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -47,6 +48,29 @@ def _shard(text: str) -> tuple[int, int]:
     return k, n
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    """The loader limits a real suite may need more of (README, "Case files")."""
+    default = Limits()
+    parser.add_argument("--max-cases", type=_positive, default=default.cases,
+                        help=f"cases the whole suite may expand to (default {default.cases:,})")
+    parser.add_argument("--max-matrix", type=_positive, default=default.matrix,
+                        help=f"cases one matrix: may expand to (default {default.matrix:,})")
+
+
+def _load(args: argparse.Namespace, seed: int = 0) -> list[Case]:
+    return load_cases(args.paths, seed, Limits(cases=args.max_cases, matrix=args.max_matrix))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pool-parity", description="Pooling parity across PyTorch, Keras and JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run cases through frameworks and write a report")
     run.add_argument("paths", nargs="*", default=["cases"], help="case files or directories (default: cases/)")
     run.add_argument("--frameworks", type=_csv(names), default=adapters.DEFAULT_FRAMEWORKS,
-                     help=f"comma-separated, from {', '.join(names)} (default: torch,keras,jax)")
+                     help=f"comma-separated, from {', '.join(names)} (default: all of them; one that is not installed "
+                          "is reported skipped)")
     run.add_argument("--devices", type=_csv(adapters.DEVICES), default=("cpu",),
                      help="cpu,gpu (default: cpu); a device a framework cannot see is reported as skipped")
     run.add_argument("--out", type=Path, default=Path("reports/latest"), help="output directory")
@@ -72,15 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", type=_shard, help="run the K-th of N deterministic slices, e.g. 2/4")
     run.add_argument("-k", "--select", action="append", default=[], help="only case ids containing this text")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    _add_limits(run)
 
     for name, text in (("list", "print the expanded case ids"), ("validate", "check case files without running")):
         p = sub.add_parser(name, help=text)
         p.add_argument("paths", nargs="*", default=["cases"])
+        _add_limits(p)
 
     explain = sub.add_parser("explain", help="show what each framework will do for a case")
     explain.add_argument("case_id")
     explain.add_argument("paths", nargs="*", default=["cases"])
     explain.add_argument("--frameworks", type=_csv(names), default=adapters.DEFAULT_FRAMEWORKS)
+    _add_limits(explain)
 
     report = sub.add_parser("report", help="render (and merge) results.json files into one report")
     report.add_argument("results", nargs="+", type=Path)
@@ -119,13 +147,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    for case in load_cases(args.paths):
+    for case in _load(args):
         print(case.id)
     return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    cases = load_cases(args.paths)
+    cases = _load(args)
     print(f"{len(cases)} cases OK")
     return EXIT_OK
 
@@ -177,7 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise HarnessError(f"--case-timeout must be > 0 seconds, got {args.case_timeout:g}")
     threads = args.threads if args.threads is not None else default_threads(args.jobs * len(args.frameworks))
     load_started = time.process_time()
-    cases, orders = select_shard(_select(load_cases(args.paths, args.seed), args.select), args.shard)
+    cases, orders = select_shard(_select(_load(args, args.seed), args.select), args.shard)
     load_seconds = time.process_time() - load_started
     if not cases:
         raise HarnessError("no cases selected")
@@ -274,7 +302,7 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     from harness.explain import explain
 
-    cases = [c for c in load_cases(args.paths) if c.id == args.case_id]
+    cases = [c for c in _load(args) if c.id == args.case_id]
     if not cases:
         raise HarnessError(f"no case with id '{args.case_id}' under {' '.join(args.paths)}")
     print(explain(cases[0], args.frameworks))

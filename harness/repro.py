@@ -36,10 +36,5 @@ def input_code(case: Case, x: np.ndarray | None = None) -> str:
         "constant": f"np.full({shape}, {gen.get('value', 0.0)})",
     }.get(str(kind), "...")
     note = "  # special values injected by the case are not reproduced here" if spec.inject else ""
-    value = body
-    if spec.dtype in INT_DTYPES:  # as make_input: rounded, and saturated to 8-bit ranges
-        value = f"np.rint({body})"
-        if spec.dtype in ("uint8", "int8"):
-            info = np.iinfo(np.dtype(spec.dtype))
-            value = f"np.clip({value}, {info.min}, {info.max})"
+    value = f"np.rint({body})" if spec.dtype in INT_DTYPES else body  # as make_input: integers are rounded
     return f"{head}x_np = ({value}).astype({dtype}){note}\n"
