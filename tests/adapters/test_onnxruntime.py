@@ -119,3 +119,20 @@ def test_maxpool_keeps_nan_only_as_the_last_tap(tmp_path, at, nan) -> None:
     _, outcome, _ = _run(case)
     got = float(outcome.output[0, 0, 0, 0])
     assert np.isnan(got) if nan else got == 5.0
+
+
+def test_gpu_is_skipped_without_the_cuda_provider(tmp_path) -> None:
+    """onnxruntime (CPU build) offers no CUDAExecutionProvider: a gpu result is skipped, never passed."""
+    import json
+
+    from harness.cli import main
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("onnxruntime-gpu is installed here")
+    path = tmp_path / "c.yaml"
+    path.write_text("cases:\n  - {id: g, op: max_pool, input: {shape: [1, 1, 4, 4], generator: {kind: randn}},"
+                    " params: {kernel_size: 2}}\n")
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--frameworks", "onnxruntime", "--devices", "cpu,gpu", "--out", str(out), "-q"]) == 0
+    verdicts = {r["device"]: r["verdict"] for r in json.loads((out / "results.json").read_text())["results"]}
+    assert verdicts == {"cpu": "pass", "gpu": "skipped"}
