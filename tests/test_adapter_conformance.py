@@ -75,9 +75,12 @@ for key, source in scripts.items():
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(source, key, "exec"), scope)
         assert "harness" not in sys.modules, "the repro imported harness"
-        saved[key + "/out"] = np.asarray(scope["out"])
-        if scope.get("indices") is not None:
-            saved[key + "/indices"] = np.asarray(scope["indices"])
+        for name in ("out", "indices"):
+            value = np.asarray(scope.get(name))
+            if name == "out" or scope.get(name) is not None:
+                if value.dtype.hasobject:
+                    raise TypeError(f"the repro left {name} = {scope.get(name)!r:.60}, not an array")
+                saved[key + "/" + name] = value
     except Exception as exc:
         errors[key] = f"{type(exc).__name__}: {exc}"[:300]
 np.savez(sys.argv[1], **saved)

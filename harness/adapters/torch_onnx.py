@@ -19,14 +19,12 @@ import numpy as np
 from harness.adapters import onnxruntime, pytorch, script
 from harness.adapters.base import Outcome, Probe, Stopwatch
 from harness.plan import IndexRemap, Plan, Step, unsupported
-from harness.spec import Case
+from harness.spec import INT_DTYPES, Case
 
 _mods: Any = None
 # The opset of the models torch 2.13's exporter writes (its torchlib is written at 18 and the
 # model converted up to 20); tests/adapters/test_torch_onnx.py checks it.
 EXPORT_OPSET = 20
-TORCH_DTYPE = {"float16": "float16", "bfloat16": "bfloat16", "float32": "float32", "float64": "float64",
-               "int8": "int8", "uint8": "uint8", "int32": "int32", "int64": "int64"}
 
 
 def _import() -> Any:
@@ -93,7 +91,7 @@ def _body(case: Case, plan_: Plan) -> list[str]:
         return [f"        return F.{name}(*{call}, {pytorch._kw(**kwargs)})"]
     lines = []
     if "pads" in args:
-        low = "torch.iinfo(x.dtype).min" if case.input.dtype.startswith(("int", "uint")) else "float('-inf')"
+        low = "torch.iinfo(x.dtype).min" if case.input.dtype in INT_DTYPES else "float('-inf')"
         lines += [f"        {script.marker(1, plan_.steps[0])}",
                   f"        x = F.pad(x, {pytorch._torch_pads(args['pads'])}, value={low})", ""]
     return lines + [f"        return {call}"]
@@ -102,15 +100,16 @@ def _body(case: Case, plan_: Plan) -> list[str]:
 def source(case: Case, plan_: Plan) -> script.Script:
     shape = list(case.input.shape)
     two = plan_.args.get("kwargs", {}).get("return_indices", False) and "unpool" not in plan_.args
-    lines = ["import io", "", "import numpy as np", "import onnx", "import onnxruntime as ort", "import torch",
+    lines = ["import os", "import tempfile", "", "import numpy as np", "import onnx", "import onnxruntime as ort", "import torch",
              "import torch.nn.functional as F", "", "", "class Pool(torch.nn.Module):", "    def forward(self, x):",
              *_body(case, plan_), "", "",
-             f"example = torch.zeros({shape}, dtype=torch.{TORCH_DTYPE[case.input.dtype]})",
-             "buffer = io.BytesIO()",
-             "torch.onnx.export(Pool().eval(), (example,), buffer)  # the default exporter of this torch",
-             "model = onnx.load_from_string(buffer.getvalue())",
+             f"example = torch.zeros({shape}, dtype=torch.{case.input.dtype})",  # torch names every case dtype alike
+             "with tempfile.TemporaryDirectory() as folder:  # (torch 2.13 deprecates exporting to a BytesIO)",
+             "    path = os.path.join(folder, 'pool.onnx')",
+             "    torch.onnx.export(Pool().eval(), (example,), path)  # the default exporter of this torch",
+             "    model = onnx.load(path)",
              "exported = [node.op_type for node in model.graph.node]",
-             "session = ort.InferenceSession(buffer.getvalue(), providers=['CPUExecutionProvider'])",
+             "session = ort.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])",
              "", "", "def run(x_np):",
              "    results = session.run(None, {session.get_inputs()[0].name: x_np})",
              "    y = results[0]",
