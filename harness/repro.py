@@ -109,7 +109,7 @@ else:
     print(f"{{int(bad.sum())}} of {{bad.size}} output elements differ from the reference (rtol={{rtol}}, atol={{atol}})")
     if bad.any():
         at = tuple(int(i) for i in np.argwhere(bad)[0])
-        print(f"first at {{list(at)}}: got {{got[at]!r}}, expected {{expected[at]!r}}")
+        print(f"first at {{list(at)}}: got {{float(got[at])!r}}, expected {{float(expected[at])!r}}")
 '''
 COMPARE_INDICES = '''wrong = np.asarray(indices) != expected_indices
 print(f"{int(wrong.sum())} of {wrong.size} indices differ from the reference (its tie rule: the first maximal tap)")
