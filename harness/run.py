@@ -22,7 +22,7 @@ import numpy as np
 
 from harness import adapters, compare, evidence, expectations, reference
 from harness.adapters.base import NotInstalled, Probe
-from harness.config import RunConfig, environment, thread_env, threads_code
+from harness.config import RunConfig, default_jobs, environment, thread_env, threads_code
 from harness.inputs import make_input, make_upstream
 from harness.plan import Plan
 from harness.pool import STARTUP_TIMEOUT, Worker
@@ -38,6 +38,7 @@ MAX_ATTEMPTS = 3
 PLAN_CACHE = 4096  # plan signatures remembered
 OPEN_CASES = 1024  # cases open at once (per job)...
 OPEN_BYTES = 1 << 30  # ...while their inputs and references hold less than this (one is always open)
+LEND_SECONDS = 30.0  # queued framework time worth starting one more worker for (its import costs seconds)
 
 
 @dataclass
@@ -189,6 +190,7 @@ class Runner:
             # Each step leaves the clock on its last stage; what runs between steps is the loop's.
             self.clock.to(None)
             finished = self._dispatch()
+            self._lend_idle_cores()
             self.clock.to(None)
             waiting = [w for pool in self.pools.values() for w in pool if w.batches or w.probe is None]
             if waiting:
@@ -315,6 +317,30 @@ class Runner:
                     if batch:
                         finished += self._send(w, batch)
         return finished
+
+    def _lend_idle_cores(self) -> None:
+        """Start one more worker for the framework with the most queued work when a core is idle:
+        once the fast frameworks have drained their queues, a slow one (torch-onnx's exports, JAX's
+        compiles) would otherwise finish on its one worker while the rest of the machine waits."""
+        if not self.config.isolation:
+            return
+        cores = default_jobs()
+        workers = [w for pool in self.pools.values() for w in pool]
+        if sum(1 for w in workers if w.batches or w.probe is None) >= cores or len(workers) >= 4 * cores:
+            return
+        best, seconds = None, LEND_SECONDS
+        for fw, queue in self.queues.items():
+            count, spent = self._fw_time.get(fw, (0, 0.0))
+            pool = self.pools.get(fw) or []
+            if not count or not queue or not pool or len(pool) >= cores or not isinstance(self.probes.get(fw), Probe):
+                continue
+            ahead = len(queue) * spent / count / len(pool)  # its queued time, shared by its workers
+            if ahead > seconds:
+                best, seconds = fw, ahead
+        if best is not None:
+            spec, log = self.specs[best], self.config.out / "logs" / f"{best}.log"
+            self.pools[best].append(Worker(spec, True, thread_env(self.config.threads), log))
+            self.events.append(f"{best}: one more worker for an idle core ({seconds:.0f} s of its work queued)")
 
     def _batch_size(self, fw: str) -> int:
         """Cases per message: about BATCH_SECONDS of the framework's own time (by its average so

@@ -1,6 +1,7 @@
 """A deliberately faulty adapter for runner tests: behaviour picked by the case's tags.
 
-tags: crash -> the process says so on stderr and aborts; hang -> sleeps forever; raise -> ValueError;
+tags: crash -> the process says so on stderr and aborts; hang -> sleeps forever; slow -> takes 0.2 s;
+raise -> ValueError;
 wrong -> returns zeros; unpicklable -> an answer the worker cannot send back (it dies between
 cases); otherwise returns the reference (a correct framework).
 """
@@ -32,6 +33,10 @@ def execute(case: Case, plan: Plan, x, device: str, upstream=None) -> Outcome:
         os.kill(os.getpid(), signal.SIGABRT)
     if "hang" in case.tags:
         time.sleep(3600)
+    seconds = 0.0
+    if "slow" in case.tags:  # the framework's own time, as a real adapter's Stopwatch reports it
+        time.sleep(0.2)
+        seconds = 0.2
     if "raise" in case.tags:
         raise ValueError("faulty adapter refuses this case")
     if "unpicklable" in case.tags:
@@ -39,4 +44,4 @@ def execute(case: Case, plan: Plan, x, device: str, upstream=None) -> Outcome:
     ref = reference.compute(case, x, upstream)
     out = ref.output * 0 if "wrong" in case.tags else ref.output
     return Outcome(output=out.astype(x.dtype), indices=ref.indices,
-                   grad=None if ref.grad is None else ref.grad.astype(x.dtype), dtype=str(x.dtype))
+                   grad=None if ref.grad is None else ref.grad.astype(x.dtype), dtype=str(x.dtype), seconds=seconds)

@@ -146,6 +146,18 @@ def test_a_framework_that_is_not_installed_is_skipped_and_a_broken_one_is_an_err
         assert "not installed here" in (out / "index.html").read_text()
 
 
+def test_an_idle_core_goes_to_the_framework_with_the_most_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One framework's queue outlasting the others gets one more worker once a core is idle."""
+    import harness.run
+
+    monkeypatch.setattr(harness.run, "LEND_SECONDS", 0.5)
+    monkeypatch.setattr(harness.run, "default_jobs", lambda: 2)
+    code, doc = run(tmp_path, suite(tmp_path, ["slow"] * 24))
+    assert code == 0 and set(verdicts(doc).values()) == {"pass"}
+    lent = [e for e in doc["meta"]["events"] if "one more worker for an idle core" in e]
+    assert len(lent) == 1 and lent[0].startswith("faulty: ")
+
+
 def test_isolation_off_runs_in_process(tmp_path: Path) -> None:
     code, doc = run(tmp_path, suite(tmp_path, ["ok", "raise"]), "--no-isolation")
     assert code == 1 and verdicts(doc) == {"c0-ok": "pass", "c1-raise": "error"}
