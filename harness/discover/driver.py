@@ -1,0 +1,413 @@
+"""Driver: discovery's loop, in rounds over one Oracle (Runner) session.
+
+Each round runs, as one batch: the re-runs of last round's divergences, projections of
+examples onto clusters, the next candidates of every shrink, the explanation variants (and
+the all-framework confirmation run) of every shrunk case, and up to `batch` new generated
+configurations. Results are handled in the order the cases were submitted, so what is found
+depends only on the seed, the config count and the answers, not on worker timing.
+
+Generation stops when the budget is spent (or the config count reached); the follow-ups then
+get up to a grace period (GRACE) to finish, and what is unfinished is written as it stands.
+A configuration that matches a cluster of worker crashes is not sent to that framework again
+(each crash costs a worker restart); while such a cluster is being shrunk, its op is not.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness.discover import configs, explain
+from harness.discover.classify import Signature, signature
+from harness.discover.cluster import Cluster, Clusters, Example, project
+from harness.discover.configs import Raw
+from harness.discover.generate import ConfigStream
+from harness.discover.oracle import Oracle, Outcome
+from harness.discover.shrink import MAX_CHUNK, Shrinker
+from harness.spec import OPS, Case
+
+CRASH_SHRINK_CAP = 24  # each candidate that keeps a crash signature costs a worker restart
+CRASH_VARIANTS = 12
+
+
+def grace(budget: float) -> float:
+    """Seconds the follow-ups may run on after the budget's generation ends."""
+    return max(15.0, 0.1 * budget)
+
+
+@dataclass(frozen=True)
+class Options:
+    seed: int = 0
+    budget: float | None = 300.0
+    configs: int | None = None
+    frameworks: tuple[str, ...] = ("torch", "keras", "jax")
+    devices: tuple[str, ...] = ("cpu",)
+    ops: tuple[str, ...] = OPS
+    known: tuple[str, ...] = ()
+    out: Path = Path("reports/discover")
+    batch: int = 64
+    shrink_cap: int = 150
+    progress: bool = True
+
+
+Job = tuple[list[Case], Callable[[list[Outcome]], None]]
+
+
+@dataclass
+class Discovery:
+    opts: Options
+    oracle: Oracle
+    stream: ConfigStream = field(init=False)
+    clusters: Clusters = field(default_factory=Clusters)
+    reruns: list[Example] = field(default_factory=list)
+    flaky: list[dict[str, Any]] = field(default_factory=list)
+    runs: dict[str, int] = field(default_factory=dict)  # cases run, by purpose
+    avoided: dict[str, int] = field(default_factory=dict)  # framework: configurations not sent to it
+    sent: dict[str, int] = field(default_factory=dict)  # framework: generated configurations sent to it
+    progress_log: list[dict[str, float]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # generate, oracle, bookkeeping
+    complete: bool = False
+    _ids: int = 0
+    _started: float = field(default_factory=time.perf_counter)
+    _rerunning: list[Example] = field(default_factory=list)
+    _raws: dict[str, Raw] = field(default_factory=dict)  # this round's follow-up cases, by id
+    _shown: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.stream = ConfigStream(self.opts.seed, self.opts.ops)
+
+    # ------------------------------------------------------------ the loop
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._started
+
+    def generating(self) -> bool:
+        if self.opts.configs is not None:
+            return self.stream.count < self.opts.configs
+        return self.elapsed() < (self.opts.budget or 0.0)
+
+    def past_deadline(self) -> bool:
+        budget = self.opts.budget
+        return self.opts.configs is None and budget is not None and self.elapsed() > budget + grace(budget)
+
+    def run(self) -> None:
+        """Rounds until nothing is left to do (or the deadline); KeyboardInterrupt propagates."""
+        while not self.past_deadline():
+            started = time.perf_counter()
+            jobs = self._follow_ups()
+            if self.generating():
+                jobs.append(self._generated())
+            self._charge("bookkeeping", started)
+            if not any(cases for cases, _ in jobs):
+                self.complete = not self.generating()
+                if self.complete:
+                    break
+                continue
+            self._round(jobs)
+            self._progress()
+        self._progress(final=True)
+
+    def _round(self, jobs: list[Job]) -> None:
+        cases = [c for batch, _ in jobs for c in batch]
+        started = time.perf_counter()
+        outcomes = self.oracle.run(cases)
+        self._charge("oracle", started)
+        started = time.perf_counter()
+        for batch, done in jobs:
+            done([outcomes[c.id] for c in batch])
+        self._crashes(cases, outcomes)
+        self._raws = {}
+        self._charge("bookkeeping", started)
+
+    def _charge(self, what: str, started: float) -> None:
+        self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - started
+
+    def _id(self, prefix: str) -> str:
+        self._ids += 1
+        return f"{prefix}{self._ids:06d}"
+
+    def _case(self, raw: Raw, prefix: str, purpose: str, **fields: Any) -> Case:
+        """A follow-up copy of raw, with a fresh id (and frameworks / devices if given)."""
+        raw["id"] = self._id(prefix)
+        for key, value in fields.items():
+            if value is None:
+                raw.pop(key, None)
+            else:
+                raw[key] = value
+        self.runs[purpose] = self.runs.get(purpose, 0) + 1
+        case = configs.build(raw)
+        self._raws[case.id] = raw
+        return case
+
+    # ------------------------------------------------------------ generation and re-runs
+
+    def _generated(self) -> Job:
+        started = time.perf_counter()
+        want = self.opts.batch
+        if self.opts.configs is not None:
+            want = min(want, self.opts.configs - self.stream.count)
+        items = []
+        for raw, case in self.stream.take(want):
+            fws = tuple(fw for fw in self.opts.frameworks if not self._avoid(fw, case))
+            for fw in set(self.opts.frameworks) - set(fws):
+                self.avoided[fw] = self.avoided.get(fw, 0) + 1
+            if not fws:
+                continue
+            for fw in fws:
+                self.sent[fw] = self.sent.get(fw, 0) + 1
+            if len(fws) < len(self.opts.frameworks):
+                raw["frameworks"] = list(fws)
+                case = replace(case, frameworks=fws)
+            items.append((raw, case))
+        self.runs["generated"] = self.runs.get("generated", 0) + len(items)
+        self._charge("generate", started)
+
+        def done(outcomes: list[Outcome]) -> None:
+            now = self.elapsed()
+            for (raw, case), outcome in zip(items, outcomes):
+                for name, answer in sorted(outcome.answers.items()):
+                    sig = signature(case, name, answer)
+                    if sig is None:
+                        continue
+                    rec = answer.record
+                    example = Example(raw, case, sig, answer, int(case.id[1:]), now, rec["framework"], rec["device"])
+                    self.reruns.append(example)
+
+        return [c for _, c in items], done
+
+    def _rerun_job(self) -> Job:
+        examples, self.reruns = self.reruns, []
+        self._rerunning = examples
+        cases = [self._case(configs.clone(e.raw), "r", "rerun", frameworks=[e.framework], devices=[e.device])
+                 for e in examples]
+
+        def done(outcomes: list[Outcome]) -> None:
+            self._rerunning = []
+            for e, outcome in zip(examples, outcomes):
+                answer = outcome.answers.get(e.signature.framework)
+                again = signature(outcome.case, e.signature.framework, answer) if answer else None
+                if again == e.signature:
+                    self.clusters.found(e)
+                    continue
+                self.flaky.append({"config": e.case.id, "framework": e.signature.framework,
+                                   "first": e.signature.text(), "rerun": again.text() if again else "no divergence"})
+
+        return cases, done
+
+    # ------------------------------------------------------------ clusters
+
+    def _follow_ups(self) -> list[Job]:
+        jobs: list[Job] = []
+        if self.reruns:
+            jobs.append(self._rerun_job())
+        for sig in sorted(self.clusters.waiting):
+            jobs += self._place(sig)
+        for cluster in list(self.clusters.all):
+            if self._paused(cluster):
+                continue
+            if cluster.state == "shrinking":
+                job = self._shrink_job(cluster)
+                if job is not None:
+                    jobs.append(job)
+            if cluster.state == "explaining" and not cluster.tried and not cluster.confirm:
+                jobs.append(self._explain_job(cluster))
+        return jobs
+
+    def _place(self, sig: Signature) -> list[Job]:
+        """Decide the waiting examples of one signature, in the order they were found."""
+        queue, clusters = self.clusters.waiting[sig], self.clusters
+        while queue and sig not in clusters.busy:
+            example = queue[0]
+            if example.pending:
+                return []
+            known = clusters.memo.get((sig, example.features))
+            if known is not None and known in clusters.all:
+                clusters.placed(example, known)
+                queue.popleft()
+                continue
+            targets = [] if example.projected else clusters.candidates(example)
+            tried = [(c, p) for c in targets if (p := project(example, c.key or frozenset())) is not None
+                     and configs.try_build(p) is not None]
+            if tried:
+                return [self._projection_job(example, tried)]
+            queue.popleft()
+            self._new_cluster(example)
+        return []
+
+    def _projection_job(self, example: Example, tried: list[tuple[Cluster, Raw]]) -> Job:
+        example.pending = True
+        cases = [self._case(p, "p", "projection", frameworks=[example.framework], devices=[example.device])
+                 for _, p in tried]
+
+        def done(outcomes: list[Outcome]) -> None:
+            example.pending = False
+            for (cluster, _), outcome in zip(tried, outcomes):
+                if self._signature(outcome, example.signature) == example.signature:
+                    self.clusters.placed(example, cluster)
+                    self.clusters.waiting[example.signature].popleft()
+                    return
+            example.projected = True
+
+        return cases, done
+
+    @staticmethod
+    def _signature(outcome: Outcome, sig: Signature) -> Signature | None:
+        answer = outcome.answers.get(sig.framework)
+        return signature(outcome.case, sig.framework, answer) if answer else None
+
+    def _new_cluster(self, example: Example) -> None:
+        raw = configs.clone(example.raw)
+        raw.update(frameworks=[example.framework], devices=[example.device])
+        crash = example.signature.crash
+        shrinker = Shrinker(raw, configs.build(raw), example.signature,
+                            cap=CRASH_SHRINK_CAP if crash else self.opts.shrink_cap, chunk=1 if crash else 4,
+                            max_chunk=2 if crash else MAX_CHUNK)
+        cluster = Cluster(f"k{len(self.clusters.all) + 1:03d}", example.signature, example, shrinker,
+                          first_hit=example.index, first_seconds=example.seconds)
+        self.clusters.all.append(cluster)
+        self.clusters.busy.add(example.signature)
+
+    def _shrink_job(self, cluster: Cluster) -> Job | None:
+        shrinker = cluster.shrinker
+        sent = shrinker.batch(lambda: self._id("s"), skip=lambda case: self._crash_prone(cluster, case))
+        if not sent:
+            return self._shrunk(cluster)
+        self.runs["shrink"] = self.runs.get("shrink", 0) + len(sent)
+        for _, raw, case in sent:
+            self._raws[case.id] = raw
+
+        def done(outcomes: list[Outcome]) -> None:
+            shrinker.feed([self._signature(o, cluster.signature) for o in outcomes])
+
+        return [case for _, _, case in sent], done
+
+    def _shrunk(self, cluster: Cluster) -> Job | None:
+        """Merge the shrunk cluster into one of its cause, or accept it: by key, else by
+        projecting its minimal case onto the clusters of its signature with a smaller key."""
+        smaller = self.clusters.shrunk(cluster)
+        if isinstance(smaller, Cluster):
+            return None
+        minimal = Example(cluster.raw, cluster.case, cluster.signature, cluster.founder.answer, cluster.first_hit,
+                          cluster.first_seconds, cluster.founder.framework, cluster.founder.device)
+        tried = [(c, p) for c in smaller if (p := project(minimal, c.key or frozenset())) is not None
+                 and configs.try_build(p) is not None]
+        if not tried:
+            self.clusters.accept(cluster)
+            return None
+        cluster.state = "merging"
+        cases = [self._case(p, "m", "projection") for _, p in tried]
+
+        def done(outcomes: list[Outcome]) -> None:
+            for (other, _), outcome in zip(tried, outcomes):
+                if self._signature(outcome, cluster.signature) == cluster.signature:
+                    self.clusters.merge(cluster, other)
+                    return
+            self.clusters.accept(cluster)
+
+        return cases, done
+
+    def _explain_job(self, cluster: Cluster) -> Job:
+        variants = [v for v in explain.variants(cluster.raw, cluster.case) if not self._crash_prone(cluster, v[3])]
+        if cluster.signature.crash:  # one value per parameter, few in all: each kept one crashes
+            firsts: dict[str, Any] = {}
+            for variant in variants:
+                firsts.setdefault(variant[0], variant)
+            variants = list(firsts.values())[:CRASH_VARIANTS]
+        cases = [self._case(raw, "e", "explain") for _, _, raw, _ in variants]
+        confirm = self._case(configs.clone(cluster.raw), "c", "confirm", frameworks=None, devices=None)
+        values = explain.current(cluster.case)
+
+        def done(outcomes: list[Outcome]) -> None:
+            for (name, value, _, _), outcome in zip(variants, outcomes):
+                cluster.tried.append((name, value, self._signature(outcome, cluster.signature) == cluster.signature))
+            cluster.explanation = explain.summarize(values, cluster.tried)
+            last = outcomes[-1]
+            cluster.confirm = last.answers
+            cluster.confirm_signatures = {n: signature(last.case, n, a) for n, a in last.answers.items()}
+            cluster.state = "done"
+
+        return cases + [confirm], done
+
+    # ------------------------------------------------------------ crash avoidance
+
+    def _avoid(self, fw: str, case: Case) -> bool:
+        """Not to send this generated configuration to fw: a crash of its op there is being
+        looked into, or it matches a crash cluster there."""
+        return self._crash_pending(fw, case.op) or any(
+            c.signature.crash and c.state == "done" and c.founder.framework == fw and _matches(c, case)
+            for c in self.clusters.all)
+
+    def _crash_prone(self, cluster: Cluster, case: Case) -> bool:
+        """A follow-up of `cluster` (run on its framework) that would crash it by another cause."""
+        fw = cluster.founder.framework
+        return any(c is not cluster and c.signature.crash and c.state == "done" and c.founder.framework == fw
+                   and _matches(c, case) for c in self.clusters.all)
+
+    def _crash_pending(self, fw: str, op: str) -> bool:
+        """A crash of op on fw not yet explained: being re-run, waiting, shrunk or explained."""
+        def mine(e: Example) -> bool:
+            return e.signature.crash and e.framework == fw and e.case.op == op
+
+        return (any(mine(e) for e in self.reruns) or any(mine(e) for e in self._rerunning)
+                or any(mine(e) for queue in self.clusters.waiting.values() for e in queue)
+                or any(c.signature.crash and c.state != "done" and c.founder.framework == fw and c.signature.op == op
+                       for c in self.clusters.all))
+
+    def _paused(self, cluster: Cluster) -> bool:
+        """Hold a cluster's follow-ups while a crash of its op on its framework is looked into
+        (each of its candidates could crash the worker too)."""
+        return not cluster.signature.crash and self._crash_pending(cluster.founder.framework, cluster.signature.op)
+
+    def _crashes(self, cases: list[Case], outcomes: dict[str, Outcome]) -> None:
+        """A worker crash in a follow-up run is a divergence of its own: re-run and clustered
+        like a generated one (so that its cluster soon keeps other runs from crashing)."""
+        for case in cases:
+            raw = self._raws.get(case.id)
+            if raw is None:
+                continue
+            for name, answer in sorted(outcomes[case.id].answers.items()):
+                sig = signature(case, name, answer)
+                rec = answer.record
+                if sig is not None and sig.crash and not self._crash_pending(rec["framework"], case.op) and not any(
+                        c.signature == sig for c in self.clusters.all):
+                    self.reruns.append(Example(raw, case, sig, answer, self.stream.count, self.elapsed(),
+                                               rec["framework"], rec["device"]))
+
+    # ------------------------------------------------------------ progress
+
+    def _progress(self, final: bool = False) -> None:
+        now = self.elapsed()
+        found = len(self.clusters.all)
+        self.progress_log.append({"seconds": round(now, 2), "configs": self.stream.count, "clusters": found})
+        if not self.opts.progress or (not final and now - self._shown < (0.5 if sys.stderr.isatty() else 10.0)):
+            return
+        self._shown = now
+        busy = sum(c.state != "done" for c in self.clusters.all)
+        rate = self.stream.count / max(now, 1e-9)
+        limit = f"/{self.opts.budget:g}" if self.opts.configs is None and self.opts.budget else ""
+        line = (f"discover: {self.stream.count} configs, {found} clusters ({busy} in progress), "
+                f"{rate:.1f} configs/s, {now:.0f}{limit} s")
+        end = "\n" if final or not sys.stderr.isatty() else ""
+        try:
+            print(("\r" if sys.stderr.isatty() else "") + line, end=end, file=sys.stderr, flush=True)
+        except OSError:
+            pass
+
+
+def _matches(cluster: Cluster, case: Case) -> bool:
+    """The case has the cluster's key and every pinned flag or window parameter's value."""
+    if case.op != cluster.signature.op or not (cluster.key or frozenset()) <= configs.features(case):
+        return False
+    mine = explain.current(case)
+    for name, value in cluster.explanation.get("pinned", {}).items():
+        base = name.split("[")[0]
+        if base in ("dims", "N", "C", "length") or base.startswith("input."):
+            continue
+        values = [v for k, v in mine.items() if k.split("[")[0] == base]
+        if not values or any(v != value for v in values):
+            return False
+    return True
