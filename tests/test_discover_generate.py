@@ -104,3 +104,18 @@ def test_generation_reads_no_case_library(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(harness.load, "read_file", refuse)
     monkeypatch.setattr(harness.cases, "load_cases", refuse)
     assert len(ConfigStream(seed=2).take(30)) == 30
+
+
+def test_the_stream_does_not_depend_on_what_else_was_imported(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hypothesis's default provider also draws constants found in the source of the modules
+    imported so far; discovery's backend does not, so a seed means one stream everywhere (and
+    nothing is cached under ./.hypothesis)."""
+    monkeypatch.chdir(tmp_path)
+    before = [configs.key(r) for r, _ in ConfigStream(seed=9).take(200)]
+    module = tmp_path / "lots_of_constants.py"
+    module.write_text("VALUES = [" + ", ".join(str(i * 7919 + 3) for i in range(400)) + "]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("lots_of_constants")
+    after = [configs.key(r) for r, _ in ConfigStream(seed=9).take(200)]
+    assert before == after
+    assert not (tmp_path / ".hypothesis").exists()

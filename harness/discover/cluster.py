@@ -79,37 +79,7 @@ class Cluster:
 
 def project(example: Example, key: frozenset[str]) -> Raw | None:
     """The example with every feature beyond `key` set to its default (None: impossible)."""
-    extra = example.features - key
-    raw, case = configs.clone(example.raw), example.case
-    dims = next((int(f.split("=")[1]) for f in key if f.startswith("dims=")), 1)
-    while case.spatial_dims > dims:
-        raw = configs.drop_dim(raw, case, case.spatial_dims - 1)
-        built = configs.try_build(raw)
-        if built is None:
-            return None
-        case = built
-    params = raw.get("params", {})
-    for f in extra:
-        name, _, _ = f.partition("=")
-        if name == "dtype":
-            raw["input"]["dtype"] = next((k.split("=")[1] for k in key if k.startswith("dtype=")), "float32")
-        elif name == "grad":
-            raw.pop("grad", None)
-        elif name.startswith("padding"):
-            params.pop("padding", None)
-        elif name == "norm_type":
-            params["norm_type"] = 2.0
-        elif name in ("ceil_mode", "dilation", "count_include_pad", "divisor_override", "return_indices", "keepdims"):
-            params.pop(name, None)
-        elif name in ("nan", "+inf", "-inf"):
-            raw["input"]["inject"] = [inj for inj in raw["input"].get("inject", ())
-                                      if configs.special_name(inj["value"]) != name]
-        elif name == "large":
-            gen = raw["input"]["generator"]
-            raw["input"]["generator"] = {"kind": "randn", "seed": gen.get("seed", 0)}
-    if not raw["input"].get("inject"):
-        raw["input"].pop("inject", None)
-    return raw
+    return configs.reset(example.raw, example.case, key)
 
 
 class Clusters:

@@ -258,3 +258,53 @@ def fold_dim(raw: Raw, case: Case, d: int) -> Raw:
         if isinstance(params.get(name), list):
             params[name] = params[name][:d] + params[name][d + 1:]
     return new
+
+
+def reset(raw: Raw, case: Case, keep: frozenset[str]) -> Raw | None:
+    """raw with every feature (features()) not in `keep` set to its default: dims dropped to
+    keep's (or one), dtype to keep's or float32, gradient off, the flags, padding and dilation to
+    their defaults, other special values removed, a large magnitude to a plain randn input.
+    None when dropping dims leaves no valid case."""
+    extra = features(case) - keep
+    raw = clone(raw)
+    dims = next((int(f.split("=")[1]) for f in keep if f.startswith("dims=")), 1)
+    while case.spatial_dims > dims:
+        raw = drop_dim(raw, case, case.spatial_dims - 1)
+        built = try_build(raw)
+        if built is None:
+            return None
+        case = built
+    params = raw.get("params", {})
+    for f in extra:
+        name = f.partition("=")[0]
+        if name == "dtype":
+            raw["input"]["dtype"] = next((k.split("=")[1] for k in keep if k.startswith("dtype=")), "float32")
+        elif name == "grad":
+            raw.pop("grad", None)
+        elif name.startswith("padding"):
+            params.pop("padding", None)
+        elif name == "norm_type":
+            params["norm_type"] = 2.0
+        elif name in ("ceil_mode", "dilation", "count_include_pad", "divisor_override", "return_indices", "keepdims"):
+            params.pop(name, None)
+        elif name in ("nan", "+inf", "-inf"):
+            raw["input"]["inject"] = [inj for inj in raw["input"].get("inject", ()) if special_name(inj["value"]) != name]
+        elif name == "large":
+            raw["input"]["generator"] = {"kind": "randn", "seed": raw["input"]["generator"].get("seed", 0)}
+    if not raw["input"].get("inject"):
+        raw["input"].pop("inject", None)
+    return raw
+
+
+def halved(raw: Raw, case: Case) -> Raw:
+    """Every spatial length, kernel, stride, padding and output size halved at once (at least
+    1; padding at least 0)."""
+    new = with_shape(raw, list(case.input.shape[:2]) + [max(1, L // 2) for L in case.spatial_shape])
+    params, p = new.setdefault("params", {}), case.params
+    for name in ("kernel_size", "stride", "output_size"):
+        values = getattr(p, name)
+        if values and (name in params or name == "kernel_size"):
+            params[name] = [max(1, v // 2) for v in values]
+    if isinstance(params.get("padding"), list):
+        params["padding"] = [[b // 2, a // 2] for b, a in p.padding]
+    return new

@@ -74,6 +74,8 @@ class Discovery:
     _ids: int = 0
     _started: float = field(default_factory=time.perf_counter)
     _rerunning: list[Example] = field(default_factory=list)
+    _held: list[tuple[Raw, Case]] = field(default_factory=list)  # generated, waiting for their signature's first run
+    _signatures: set[tuple[Any, ...]] = field(default_factory=set)  # generated signatures run so far
     _raws: dict[str, Raw] = field(default_factory=dict)  # this round's follow-up cases, by id
     _shown: float = 0.0
 
@@ -99,7 +101,7 @@ class Discovery:
         while not self.past_deadline():
             started = time.perf_counter()
             jobs = self._follow_ups()
-            if self.generating():
+            if self.generating() or self._held:
                 jobs.append(self._generated())
             self._charge("bookkeeping", started)
             if not any(cases for cases, _ in jobs):
@@ -146,12 +148,28 @@ class Discovery:
     # ------------------------------------------------------------ generation and re-runs
 
     def _generated(self) -> Job:
+        """The next generated configurations: last round's held-back ones, then new ones. Of the
+        inputs of a signature not run before, the first goes alone, the others a round later
+        (a signature that crashes a worker then crashes it once, not once per input)."""
         started = time.perf_counter()
-        want = self.opts.batch
+        want = self.opts.batch if self.generating() else 0
         if self.opts.configs is not None:
             want = min(want, self.opts.configs - self.stream.count)
+        taken, self._held = self._held + self.stream.take(max(0, want - len(self._held))), []
+        first: set[tuple[Any, ...]] = set()
+        ready = []
+        for raw, case in taken:
+            sig = (case.op, case.params, case.input.shape, case.input.dtype, case.grad)
+            if sig in self._signatures:
+                ready.append((raw, case))
+            elif sig in first:
+                self._held.append((raw, case))
+            else:
+                first.add(sig)
+                ready.append((raw, case))
+        self._signatures |= first
         items = []
-        for raw, case in self.stream.take(want):
+        for raw, case in ready:
             fws = tuple(fw for fw in self.opts.frameworks if not self._avoid(fw, case))
             for fw in set(self.opts.frameworks) - set(fws):
                 self.avoided[fw] = self.avoided.get(fw, 0) + 1
@@ -175,6 +193,10 @@ class Discovery:
                         continue
                     rec = answer.record
                     example = Example(raw, case, sig, answer, int(case.id[1:]), now, rec["framework"], rec["device"])
+                    known = self.clusters.memo.get((sig, example.features))
+                    if sig.crash and known is not None and known in self.clusters.all:
+                        self.clusters.placed(example, known)  # a crash like one confirmed: its re-run would cost a restart
+                        continue
                     self.reruns.append(example)
 
         return [c for _, c in items], done

@@ -30,6 +30,8 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture.providers import AVAILABLE_PROVIDERS, HypothesisProvider
+from hypothesis.internal.constants_ast import Constants
 
 from harness import semantics
 from harness.discover import configs
@@ -224,12 +226,28 @@ def group(draw: Any, ops: tuple[str, ...]) -> list[Raw]:
     return [{"op": op, "input": inp, "params": params, "grad": grad} for inp in inputs]
 
 
+class _Provider(HypothesisProvider):
+    """Hypothesis's own provider without the constants it collects from the source of the
+    modules imported so far (constants_ast: "local constants"), which would make a seed's
+    stream depend on what else the process had imported and whether pool-parity is an
+    editable install, and cache files under ./.hypothesis. Its built-in boundary values stay."""
+
+    @property
+    def _local_constants(self) -> Constants:  # type: ignore[override]
+        return _NO_CONSTANTS
+
+
+_NO_CONSTANTS = Constants()
+BACKEND = "pool-parity"
+AVAILABLE_PROVIDERS[BACKEND] = _Provider  # a Hypothesis backend: settings(backend=BACKEND)
+
+
 def chunk(seed: int, ops: tuple[str, ...], examples: int = EXAMPLES_PER_CHUNK) -> list[list[Raw]]:
     """Hypothesis's generate phase, `examples` draws of `group`, reproducible for `seed`."""
     found: list[list[Raw]] = []
 
     @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
+              suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, backend=BACKEND)
     @hypothesis_seed(seed)
     @given(group(ops))
     def collect(drawn: list[Raw]) -> None:

@@ -1,13 +1,15 @@
 """Shrink: a cluster's first example to a 1-minimal case, with its signature as the predicate.
 
-`candidates(raw, case)` lists every single step of the shrink list, most reducing first:
+`candidates(raw, case)` lists two jumps (every feature to its default; every size halved),
+then every single step of the shrink list, most reducing first:
 drop a spatial dim; N or C to 1; gradient off; dtype to float32 (int64 to int32); each
 parameter to its default; an injected special value fewer (an injection removed, its fraction
 halved, written as explicit positions, one position fewer); the input to a simpler generator
 (constant, then arange) or a smaller magnitude; then halving and one-smaller of each spatial
-length, kernel, stride, padding side, dilation and output size, and two sideways moves that
-keep the windows but drop a parameter (length and kernel one smaller together; a dim's
-padding traded for input length). Every candidate is normalised by the loader; one it refuses
+length, kernel, stride, padding side, dilation and output size (and a length one stride shorter, which keeps the
+last window's remainder), and sideways moves that keep the windows but drop a parameter
+(length and kernel one smaller together; a dim's padding, or its dilation, traded for input
+length). Every candidate is normalised by the loader; one it refuses
 is not run.
 
 `Shrinker` walks them: candidates are run in order, a chunk at a time (a batch for the
@@ -157,20 +159,40 @@ def _sizes(raw: Raw, case: Case) -> list[tuple[str, Raw]]:
                 if b or a:
                     longer = configs.with_shape(raw, shape[: 2 + d] + [shape[2 + d] + b + a] + shape[3 + d :])
                     sideways.append((f"padding {d} traded for length", configs.with_param(longer, "padding", configs.replaced(pads, d, [0, 0]))))
-        kernel = list(case.params.kernel_size)
+        kernel, stride, dilation = list(case.params.kernel_size), list(case.params.stride), list(case.params.dilation)
         for d, k in enumerate(kernel):
-            if k > 1 and shape[2 + d] > 1:
-                both = configs.with_shape(raw, shape[: 2 + d] + [shape[2 + d] - 1] + shape[3 + d :])
+            L = shape[2 + d]
+            if k > 1 and L > 1:
+                both = configs.with_shape(raw, shape[: 2 + d] + [L - 1] + shape[3 + d :])
                 sideways.append((f"length and kernel {d} one smaller", configs.with_param(both, "kernel_size", configs.replaced(kernel, d, k - 1))))
+            if stride[d] > 1 and L > stride[d]:  # the same windows but the last, and the same remainder
+                halves.append((f"length {d} one stride shorter", configs.with_shape(raw, shape[: 2 + d] + [L - stride[d]] + shape[3 + d :])))
+            if dilation[d] > 1 and L > (dilation[d] - 1) * (k - 1):  # the same span, undilated
+                shorter = configs.with_shape(raw, shape[: 2 + d] + [L - (dilation[d] - 1) * (k - 1)] + shape[3 + d :])
+                sideways.append((f"dilation {d} traded for length", configs.with_param(shorter, "dilation", configs.replaced(dilation, d, 1))))
     divisor = case.params.divisor_override
     if divisor is not None and divisor > 1:
         ones.append(("divisor_override one smaller", configs.with_param(raw, "divisor_override", divisor - 1)))
     return halves + sideways + ones
 
 
+def _jumps(raw: Raw, case: Case) -> list[tuple[str, Raw]]:
+    """Many steps at once, tried first (a random configuration has many features its
+    divergence does not need): every feature to its default; every size halved."""
+    out: list[tuple[str, Raw]] = []
+    if configs.features(case):
+        plain = configs.reset(raw, case, frozenset())
+        if plain is not None:
+            out.append(("every feature to its default", plain))
+    if any(L > 1 for L in case.spatial_shape):
+        out.append(("every size halved", configs.halved(raw, case)))
+    return out
+
+
 def candidates(raw: Raw, case: Case) -> list[tuple[str, Raw]]:
-    """Every single shrink step of raw, in the order they are tried (not yet validated)."""
-    return _structure(raw, case) + _input(raw, case) + _sizes(raw, case)
+    """The shrink steps of raw, in the order they are tried (not yet validated): two jumps of
+    many steps, then every single step."""
+    return _jumps(raw, case) + _structure(raw, case) + _input(raw, case) + _sizes(raw, case)
 
 
 @dataclass
