@@ -32,6 +32,7 @@ from harness.spec import OPS, Case
 
 CRASH_SHRINK_CAP = 24  # each candidate that keeps a crash signature costs a worker restart
 CRASH_VARIANTS = 12
+FOLLOW_UPS = 96  # shrink and explanation cases a round, while generating
 
 
 def grace(budget: float) -> float:
@@ -50,7 +51,7 @@ class Options:
     known: tuple[str, ...] = ()
     out: Path = Path("reports/discover")
     batch: int = 64
-    shrink_cap: int = 150
+    shrink_cap: int = 100
     progress: bool = True
 
 
@@ -74,6 +75,8 @@ class Discovery:
     _ids: int = 0
     _started: float = field(default_factory=time.perf_counter)
     _rerunning: list[Example] = field(default_factory=list)
+    _clusters_made: int = 0
+    _rounds: int = 0
     _held: list[tuple[Raw, Case]] = field(default_factory=list)  # generated, waiting for their signature's first run
     _signatures: set[tuple[Any, ...]] = field(default_factory=set)  # generated signatures run so far
     _raws: dict[str, Raw] = field(default_factory=dict)  # this round's follow-up cases, by id
@@ -228,15 +231,26 @@ class Discovery:
             jobs.append(self._rerun_job())
         for sig in sorted(self.clusters.waiting):
             jobs += self._place(sig)
-        for cluster in list(self.clusters.all):
-            if self._paused(cluster):
+        # Shrinks and explanations share FOLLOW_UPS cases a round while generation goes on,
+        # clusters taken in turn from a rotating start: a cluster on a slow framework (a compile
+        # per candidate) does not hold back the others, nor the generation. A fixed count, not
+        # time, so the result stays the same for a seed and a config count.
+        room = FOLLOW_UPS if self.generating() else None
+        self._rounds += 1
+        order = list(self.clusters.all)
+        start = self._rounds % len(order) if order else 0
+        for cluster in order[start:] + order[:start]:
+            if self._paused(cluster) or (room is not None and room <= 0):
                 continue
+            before = len(jobs)
             if cluster.state == "shrinking":
                 job = self._shrink_job(cluster)
                 if job is not None:
                     jobs.append(job)
             if cluster.state == "explaining" and not cluster.tried and not cluster.confirm:
                 jobs.append(self._explain_job(cluster))
+            if room is not None:
+                room -= sum(len(cases) for cases, _ in jobs[before:])
         return jobs
 
     def _place(self, sig: Signature) -> list[Job]:
@@ -288,7 +302,8 @@ class Discovery:
         shrinker = Shrinker(raw, configs.build(raw), example.signature,
                             cap=CRASH_SHRINK_CAP if crash else self.opts.shrink_cap, chunk=1 if crash else 4,
                             max_chunk=2 if crash else MAX_CHUNK)
-        cluster = Cluster(f"k{len(self.clusters.all) + 1:03d}", example.signature, example, shrinker,
+        self._clusters_made += 1
+        cluster = Cluster(f"k{self._clusters_made:03d}", example.signature, example, shrinker,
                           first_hit=example.index, first_seconds=example.seconds)
         self.clusters.all.append(cluster)
         self.clusters.busy.add(example.signature)

@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.discover import configs
 from harness.discover.configs import Raw
-from harness.spec import ADAPTIVE_OPS, DTYPES, FLOAT_DTYPES, GLOBAL_OPS, Case
+from harness.spec import ADAPTIVE_OPS, DTYPES, FLOAT_DTYPES, GLOBAL_OPS, INT_DTYPES, Case
 
 Variant = tuple[str, str, Raw]  # (parameter, the value tried, the configuration)
 
@@ -125,6 +125,8 @@ def _flags(raw: Raw, case: Case) -> list[Variant]:
             if norm != p.norm_type:
                 out.append(("norm_type", f"{norm:g}", configs.with_param(raw, "norm_type", norm)))
     for dtype in DTYPES:
+        if dtype in INT_DTYPES and configs.scale(case) >= 2**31:
+            continue  # an integer input cannot hold the magnitude: its values would be the cast's garbage
         if dtype != case.input.dtype:
             new = configs.clone(raw)
             new["input"]["dtype"] = dtype

@@ -203,7 +203,7 @@ class Shrinker:
     raw: Raw
     case: Case
     signature: Signature
-    cap: int = 150  # candidate evaluations at most
+    cap: int = 100  # candidate evaluations at most
     chunk: int = 4  # candidates in the first batch after a step; doubled (to max_chunk) while none keeps it
     max_chunk: int = MAX_CHUNK
     steps: list[str] = field(default_factory=list)
