@@ -18,6 +18,7 @@ from harness import adapters
 from harness.cases import load_cases
 from harness.config import RunConfig, default_jobs, default_threads
 from harness.errors import CaseErrors, HarnessError
+from harness.load import Limits
 from harness.spec import ACCEPTABLE, OPS, Case
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -47,6 +48,29 @@ def _shard(text: str) -> tuple[int, int]:
     return k, n
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    """The loader limits a real suite may need more of (README, "Case files")."""
+    default = Limits()
+    parser.add_argument("--max-cases", type=_positive, default=default.cases,
+                        help=f"cases the whole suite may expand to (default {default.cases:,})")
+    parser.add_argument("--max-matrix", type=_positive, default=default.matrix,
+                        help=f"cases one matrix: may expand to (default {default.matrix:,})")
+
+
+def _load(args: argparse.Namespace, seed: int = 0) -> list[Case]:
+    return load_cases(args.paths, seed, Limits(cases=args.max_cases, matrix=args.max_matrix))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pool-parity", description="Pooling parity across PyTorch, Keras and JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run cases through frameworks and write a report")
     run.add_argument("paths", nargs="*", default=["cases"], help="case files or directories (default: cases/)")
     run.add_argument("--frameworks", type=_csv(names), default=adapters.DEFAULT_FRAMEWORKS,
-                     help=f"comma-separated, from {', '.join(names)} (default: torch,keras,jax)")
+                     help=f"comma-separated, from {', '.join(names)} (default: all of them; one that is not installed "
+                          "is reported skipped)")
     run.add_argument("--devices", type=_csv(adapters.DEVICES), default=("cpu",),
                      help="cpu,gpu (default: cpu); a device a framework cannot see is reported as skipped")
     run.add_argument("--out", type=Path, default=Path("reports/latest"), help="output directory")
@@ -72,15 +97,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", type=_shard, help="run the K-th of N deterministic slices, e.g. 2/4")
     run.add_argument("-k", "--select", action="append", default=[], help="only case ids containing this text")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    _add_limits(run)
 
     for name, text in (("list", "print the expanded case ids"), ("validate", "check case files without running")):
         p = sub.add_parser(name, help=text)
         p.add_argument("paths", nargs="*", default=["cases"])
+        _add_limits(p)
 
     explain = sub.add_parser("explain", help="show what each framework will do for a case")
     explain.add_argument("case_id")
     explain.add_argument("paths", nargs="*", default=["cases"])
     explain.add_argument("--frameworks", type=_csv(names), default=adapters.DEFAULT_FRAMEWORKS)
+    _add_limits(explain)
+
+    repro = sub.add_parser("repro", help="write one standalone script that reproduces a case on a framework")
+    repro.add_argument("case_id")
+    repro.add_argument("paths", nargs="*", default=["cases"])
+    repro.add_argument("--framework", choices=names, default=None,
+                       help="default: the first of the default frameworks that runs the case")
+    repro.add_argument("-o", "--output", type=Path, help="write the script here (default: standard output)")
+    repro.add_argument("--seed", type=int, default=0, help="the run seed the case was run with (default 0)")
+    _add_limits(repro)
 
     report = sub.add_parser("report", help="render (and merge) results.json files into one report")
     report.add_argument("results", nargs="+", type=Path)
@@ -114,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "explain": cmd_explain,
-                "report": cmd_report, "findings": cmd_findings, "discover": cmd_discover}[args.command](args)
+                "repro": cmd_repro, "report": cmd_report, "findings": cmd_findings,
+                "discover": cmd_discover}[args.command](args)
     except CaseErrors as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)
@@ -129,13 +167,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    for case in load_cases(args.paths):
+    for case in _load(args):
         print(case.id)
     return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    cases = load_cases(args.paths)
+    cases = _load(args)
     print(f"{len(cases)} cases OK")
     return EXIT_OK
 
@@ -187,7 +225,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise HarnessError(f"--case-timeout must be > 0 seconds, got {args.case_timeout:g}")
     threads = args.threads if args.threads is not None else default_threads(args.jobs * len(args.frameworks))
     load_started = time.process_time()
-    cases, orders = select_shard(_select(load_cases(args.paths, args.seed), args.select), args.shard)
+    cases, orders = select_shard(_select(_load(args, args.seed), args.select), args.shard)
     load_seconds = time.process_time() - load_started
     if not cases:
         raise HarnessError("no cases selected")
@@ -284,10 +322,48 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     from harness.explain import explain
 
-    cases = [c for c in load_cases(args.paths) if c.id == args.case_id]
+    print(explain(_find(args), args.frameworks))
+    return EXIT_OK
+
+
+def _find(args: argparse.Namespace, seed: int = 0) -> Case:
+    cases = [c for c in _load(args, seed) if c.id == args.case_id]
     if not cases:
         raise HarnessError(f"no case with id '{args.case_id}' under {' '.join(args.paths)}")
-    print(explain(cases[0], args.frameworks))
+    return cases[0]
+
+
+def cmd_repro(args: argparse.Namespace) -> int:
+    """The script the report offers, with the float64 reference embedded whatever its size."""
+    from harness import compare, reference
+    from harness.inputs import make_input
+    from harness.repro import input_code, reference_code, script
+
+    case = _find(args, args.seed)
+    names = [args.framework] if args.framework else [f for f in adapters.DEFAULT_FRAMEWORKS
+                                                     if case.frameworks is None or f in case.frameworks]
+    reasons = []
+    for name in names:
+        spec = adapters.get(name)
+        module = adapters.load(spec)
+        plan = module.plan(case, spec.backend)
+        if plan.supported:
+            break
+        reasons.append(f"{name}: {plan.reason}")
+    else:
+        raise HarnessError(f"case '{case.id}' does not run on {' or '.join(names)} ({'; '.join(reasons)})")
+    x = make_input(case.input)
+    ref = reference.compute(case, x)
+    text = script(case.id, name, "cpu", input_code(case, x), module.repro(case, plan),
+                  reference_code(ref.output, ref.indices, limit=None), compare.tolerance(case))
+    if args.output:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise HarnessError(f"-o {args.output}: cannot write: {exc.strerror}") from None
+        print(f"wrote {args.output} ({name}, {plan.mode})", file=sys.stderr)
+    else:
+        print(text, end="")
     return EXIT_OK
 
 

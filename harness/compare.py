@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from harness import evidence
 from harness.inputs import np_dtype
 from harness.reference import Reference
-from harness.spec import INT_DTYPES, MAX_OPS, Case, Expectation
+from harness.spec import INT_DTYPES, MAX_OPS, Case
 
 # (rtol, atol) for averaging ops per input dtype; a value passes when
 # |got - ref| <= atol + rtol * |ref|. Max pooling, indices and shapes are always exact.
@@ -177,8 +178,10 @@ def _expected_dtype(case: Case) -> str | None:
     return case.input.dtype
 
 
-def compare(case: Case, ref: Reference, outcome: Any) -> dict[str, Any]:
-    """Verdict and statistics for one framework result (an adapters.base.Outcome)."""
+def compare(case: Case, ref: Reference, outcome: Any, x: np.ndarray | None = None) -> dict[str, Any]:
+    """Verdict and statistics for one framework result (an adapters.base.Outcome). Given the
+    case input `x`, a result whose output or indices differ also records the `window` of its
+    worst element (harness.evidence), for the report's window view."""
     rtol, atol = tolerance(case)
     result: dict[str, Any] = {
         "shape": list(outcome.output.shape),
@@ -203,6 +206,10 @@ def compare(case: Case, ref: Reference, outcome: Any) -> dict[str, Any]:
     if ref.grad is not None:
         g_rtol, g_atol = TOLERANCES[case.input.dtype] if case.input.dtype not in INT_DTYPES else (0.0, 0.0)
         verdict, reason = _part(result, "grad", outcome.grad, ref, g_rtol, g_atol, case.input.dtype, verdict, reason)
+    if x is not None and (out["mismatches"] or (result.get("indices") or {}).get("mismatches")):
+        shown = evidence.window(case, x, ref, outcome.output, outcome.indices, rtol, atol)
+        if shown is not None:
+            result["window"] = shown
     return {**result, "verdict": verdict, "reason": reason}
 
 
@@ -293,17 +300,6 @@ def describe(name: str, stats: dict[str, Any]) -> str:
     if stats["max_abs"]:
         text += f"; max abs {stats['max_abs']:.3g}, max rel {stats['max_rel']:.3g}"
     return text
-
-
-def apply_expectation(verdict: str, expectation: Expectation | None, device: str) -> tuple[str, str]:
-    """Known divergences: a matching verdict is known_divergence; a pass is unexpected_pass."""
-    if expectation is None or (expectation.devices and device not in expectation.devices):
-        return verdict, ""
-    if verdict == expectation.verdict:
-        return "known_divergence", expectation.reason
-    if verdict == "pass":
-        return "unexpected_pass", f"expected {expectation.verdict} ({expectation.reason}) but it passed"
-    return verdict, f"expected {expectation.verdict}, got {verdict}"
 
 
 def agreement(case: Case, outputs: dict[str, np.ndarray], exact: frozenset[str] = frozenset()) -> list[dict[str, Any]]:

@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from harness import adapters, compare, reference
-from harness.adapters.base import Probe
+from harness import adapters, compare, evidence, expectations, reference
+from harness.adapters.base import NotInstalled, Probe
 from harness.config import RunConfig, environment, thread_env
 from harness.inputs import make_input, make_upstream
 from harness.plan import Plan
 from harness.pool import STARTUP_TIMEOUT, Worker
-from harness.repro import input_code
+from harness.repro import input_code, reference_code
 from harness.results import ResultWriter
 from harness.spec import ACCEPTABLE, Case, PoolParams
 from harness.worker import error_text, pack
@@ -62,6 +62,7 @@ class CaseState:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     verdicts: list[str] = field(default_factory=list)
     exact: set[str] = field(default_factory=set)  # labels whose output equals the reference exactly
+    focus: list[tuple[int, ...]] = field(default_factory=list)  # output elements a result's window shows
     nbytes: int = 0  # what its input and reference hold (frameworks' answers add about as much again)
     _packed: bytes | None = None
 
@@ -162,14 +163,14 @@ class Runner:
             w.join()
 
     def meta(self) -> dict[str, Any]:
-        fws = {}
+        fws: dict[str, dict[str, Any]] = {}
         for fw, probe in self.probes.items():
             spec = self.specs[fw]
             if isinstance(probe, Probe):
                 fws[fw] = {"versions": probe.versions, "devices": probe.devices, "env": probe.env,
                            "backend": spec.backend}
             else:
-                fws[fw] = {"error": probe, "backend": spec.backend}
+                fws[fw] = {"error": probe, "backend": spec.backend, "not_installed": isinstance(probe, NotInstalled)}
         return {
             "seed": self.config.seed,
             "frameworks": fws,
@@ -303,9 +304,13 @@ class Runner:
             if probe is None:  # still importing
                 continue
             if not isinstance(probe, Probe) or not pool:
-                why = f"{fw} could not start: {probe}" if not isinstance(probe, Probe) else f"{fw} worker is not running"
+                verdict, why = "error", f"{fw} worker is not running"
+                if isinstance(probe, NotInstalled):
+                    verdict, why = "skipped", f"{fw} is not installed here ({probe})"
+                elif not isinstance(probe, Probe):
+                    why = f"{fw} could not start: {probe}"
                 while queue:
-                    finished += self._settle(queue.popleft(), "error", why)
+                    finished += self._settle(queue.popleft(), verdict, why)
                 continue
             for w in pool:
                 while queue and w.probe is not None and len(w.batches) < w.depth:
@@ -445,7 +450,7 @@ class Runner:
     @staticmethod
     def _compare(task: Task, outcome: Any) -> dict[str, Any]:
         assert task.state.ref is not None  # only a case that was built has tasks
-        return compare.compare(task.state.case, task.state.ref, outcome)
+        return compare.compare(task.state.case, task.state.ref, outcome, task.state.x)
 
     def _result(self, task: Task, outcome: Any, error: str | None, cmp: dict[str, Any] | None = None) -> list[CaseState]:
         """Record a task's answer (compared here unless `cmp` is given) or its error."""
@@ -457,6 +462,11 @@ class Runner:
                 self.clock.to("compare")
                 cmp = self._compare(task, outcome)
             record["seconds"] = outcome.seconds
+            if outcome.executed:  # what the framework reported doing (a converter's ops)
+                planned = [c for c in record["conversions"] if c != "none"]
+                record["conversions"] = planned + list(outcome.executed)
+            if outcome.convert_seconds is not None:
+                record["convert_seconds"] = outcome.convert_seconds
             label = f"{task.framework}-{task.device}"
             if cmp["shape"] == cmp["ref_shape"]:
                 state.outputs[label] = outcome.output
@@ -466,6 +476,8 @@ class Runner:
             if outcome.indices is not None:
                 self.writer.array(f"{state.case.id}/{label}/indices", outcome.indices)
             verdict, reason = cmp.pop("verdict"), cmp.pop("reason")
+            if "window" in cmp and tuple(cmp["window"]["at"]) not in state.focus:
+                state.focus.append(tuple(cmp["window"]["at"]))
             record["comparison"] = cmp
             self._emit(state, record, verdict, reason)
         state.pending -= 1
@@ -474,12 +486,11 @@ class Runner:
     def _emit(self, state: CaseState, record: dict[str, Any], verdict: str, reason: str,
               error: str | None = None) -> None:
         expectation = state.case.expect.get(record["framework"])
-        final, note = compare.apply_expectation(verdict, expectation, record["device"])
+        final, note = expectations.apply(verdict, expectation, record["device"])
         record.update(raw_verdict=verdict, verdict=final, reason=note or reason, error=error)
         if expectation is not None:
-            record["expectation"] = {"verdict": expectation.verdict, "reason": expectation.reason,
-                                     "link": expectation.link}
-            if final != "known_divergence" and reason:
+            record["expectation"] = expectation.as_record()
+            if final not in ("known_divergence", "pass") and reason:
                 record["reason"] = f"{note}: {reason}" if note else reason
         state.verdicts.append(final)
         if final not in ACCEPTABLE:
@@ -507,7 +518,11 @@ class Runner:
             "params": params_dict(case), "grad": case.grad, "yaml": case.yaml_text,
             "ref_shape": None if state.ref is None else list(state.ref.output.shape),
             "input_code": "" if state.x is None else input_code(case, state.x),
+            "reference_code": "" if state.ref is None else reference_code(state.ref.output, state.ref.indices),
+            "special": [] if state.x is None else evidence.special_values(state.x),
             "agreement": agreement,
+            **({"focus": evidence.values_at(state.ref.output, state.outputs, state.focus)}
+               if state.focus and state.ref is not None else {}),
         }, key=(state.order,))
 
 

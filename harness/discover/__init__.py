@@ -3,6 +3,7 @@ shrink -> explain -> emit. One module per verb; this module runs them in order (
 
 from __future__ import annotations
 
+import signal
 import time
 from typing import Any
 
@@ -24,6 +25,16 @@ def run_discovery(opts: Any, config: RunConfig, library: list[Case]) -> int:
     disc = Discovery(opts, oracle)
     interrupted = False
     known_runs, known_seconds = 0, 0.0
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        # Also noted, because a KeyboardInterrupt raised inside a garbage-collector callback
+        # (Hypothesis installs one) is printed and dropped: the loop checks the flag each round.
+        disc.interrupt = True
+        raise KeyboardInterrupt
+
+    if previous is signal.default_int_handler:
+        signal.signal(signal.SIGINT, on_interrupt)
     try:
         oracle.start()
         disc.run()
@@ -34,6 +45,8 @@ def run_discovery(opts: Any, config: RunConfig, library: list[Case]) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        if previous is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous)
         oracle.stop()
     run = summary(disc, oracle, interrupted, known_runs, known_seconds)
     doc = emit.write_all(config.out, run, disc.clusters.all, opts.seed)

@@ -72,6 +72,7 @@ class Discovery:
     progress_log: list[dict[str, float]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # generate, oracle, bookkeeping
     complete: bool = False
+    interrupt: bool = False  # set by the SIGINT handler (see harness.discover.run_discovery)
     _ids: int = 0
     _started: float = field(default_factory=time.perf_counter)
     _rerunning: list[Example] = field(default_factory=list)
@@ -102,6 +103,8 @@ class Discovery:
     def run(self) -> None:
         """Rounds until nothing is left to do (or the deadline); KeyboardInterrupt propagates."""
         while not self.past_deadline():
+            if self.interrupt:
+                raise KeyboardInterrupt
             started = time.perf_counter()
             jobs = self._follow_ups()
             if self.generating() or self._held:

@@ -51,7 +51,7 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
                 junit.write(junit_testcases(case, rs))
                 yield case, rs, href
 
-        write_html(out / "index.html", tally, rows(), pages, sections)
+        write_html(out / "index.html", tally, rows(), pages, sections, PAGE_SIZE)
         junit.write(junit_foot())
     return tally.summary()
 
