@@ -8,8 +8,7 @@ depends only on the seed, the config count and the answers, not on worker timing
 
 Generation stops when the budget is spent (or the config count reached); the follow-ups then
 get up to a grace period (GRACE) to finish, and what is unfinished is written as it stands.
-A configuration that matches a cluster of worker crashes is not sent to that framework again
-(each crash costs a worker restart); while such a cluster is being shrunk, its op is not.
+Configurations that would crash a worker are kept from it (crashes.py).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.discover import configs, explain
+from harness.discover import configs, crashes, explain
 from harness.discover.classify import Signature, signature
 from harness.discover.cluster import Cluster, Clusters, Example, project
 from harness.discover.configs import Raw
@@ -372,34 +371,22 @@ class Discovery:
 
         return cases + [confirm], done
 
-    # ------------------------------------------------------------ crash avoidance
+    # ------------------------------------------------------------ crash avoidance (crashes.py)
 
     def _avoid(self, fw: str, case: Case) -> bool:
-        """Not to send this generated configuration to fw: a crash of its op there is being
-        looked into, or it matches a crash cluster there."""
-        return self._crash_pending(fw, case.op) or any(
-            c.signature.crash and c.state == "done" and c.founder.framework == fw and _matches(c, case)
-            for c in self.clusters.all)
+        """Not to send this generated configuration to fw."""
+        return self._crash_pending(fw, case.op) or crashes.explained(self.clusters.all, fw, case)
 
     def _crash_prone(self, cluster: Cluster, case: Case) -> bool:
         """A follow-up of `cluster` (run on its framework) that would crash it by another cause."""
-        fw = cluster.founder.framework
-        return any(c is not cluster and c.signature.crash and c.state == "done" and c.founder.framework == fw
-                   and _matches(c, case) for c in self.clusters.all)
+        return crashes.explained(self.clusters.all, cluster.founder.framework, case, besides=cluster)
 
     def _crash_pending(self, fw: str, op: str) -> bool:
-        """A crash of op on fw not yet explained: being re-run, waiting, shrunk or explained."""
-        def mine(e: Example) -> bool:
-            return e.signature.crash and e.framework == fw and e.case.op == op
-
-        return (any(mine(e) for e in self.reruns) or any(mine(e) for e in self._rerunning)
-                or any(mine(e) for queue in self.clusters.waiting.values() for e in queue)
-                or any(c.signature.crash and c.state != "done" and c.founder.framework == fw and c.signature.op == op
-                       for c in self.clusters.all))
+        examples = [*self.reruns, *self._rerunning, *(e for q in self.clusters.waiting.values() for e in q)]
+        return crashes.pending(self.clusters.all, examples, fw, op)
 
     def _paused(self, cluster: Cluster) -> bool:
-        """Hold a cluster's follow-ups while a crash of its op on its framework is looked into
-        (each of its candidates could crash the worker too)."""
+        """Hold a cluster's follow-ups while a crash of its op on its framework is looked into."""
         return not cluster.signature.crash and self._crash_pending(cluster.founder.framework, cluster.signature.op)
 
     def _crashes(self, cases: list[Case], outcomes: dict[str, Outcome]) -> None:
@@ -437,17 +424,3 @@ class Discovery:
         except OSError:
             pass
 
-
-def _matches(cluster: Cluster, case: Case) -> bool:
-    """The case has the cluster's key and every pinned flag or window parameter's value."""
-    if case.op != cluster.signature.op or not (cluster.key or frozenset()) <= configs.features(case):
-        return False
-    mine = explain.current(case)
-    for name, value in cluster.explanation.get("pinned", {}).items():
-        base = name.split("[")[0]
-        if base in ("dims", "N", "C", "length") or base.startswith("input."):
-            continue
-        values = [v for k, v in mine.items() if k.split("[")[0] == base]
-        if not values or any(v != value for v in values):
-            return False
-    return True
