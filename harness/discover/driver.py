@@ -6,8 +6,9 @@ the all-framework confirmation run) of every shrunk case, and up to `batch` new 
 configurations. Results are handled in the order the cases were submitted, so what is found
 depends only on the seed, the config count and the answers, not on worker timing.
 
-Generation stops when the budget is spent (or the config count reached); the follow-ups then
-get up to a grace period (GRACE) to finish, and what is unfinished is written as it stands.
+Generation stops after two thirds of the budget (or at the config count); the follow-ups then
+have the rest of it, and a grace period (grace()), to finish: what is unfinished then is written
+as it stands.
 Configurations that would crash a worker are kept from it (crashes.py).
 """
 
@@ -34,8 +35,11 @@ CRASH_VARIANTS = 12
 FOLLOW_UPS = 96  # shrink and explanation cases a round, while generating
 
 
+GENERATION_SHARE = 2 / 3  # of a budget: generation; the rest (and the grace) finishes the clusters
+
+
 def grace(budget: float) -> float:
-    """Seconds the follow-ups may run on after the budget's generation ends."""
+    """Seconds past the budget the follow-ups may still run (then what is unfinished is written)."""
     return max(15.0, 0.1 * budget)
 
 
@@ -93,7 +97,7 @@ class Discovery:
     def generating(self) -> bool:
         if self.opts.configs is not None:
             return self.stream.count < self.opts.configs
-        return self.elapsed() < (self.opts.budget or 0.0)
+        return self.elapsed() < (self.opts.budget or 0.0) * GENERATION_SHARE
 
     def past_deadline(self) -> bool:
         budget = self.opts.budget

@@ -132,7 +132,8 @@ def cluster_record(cluster: Cluster, name: str, files: list[str]) -> dict[str, A
     return {
         "id": name, "signature": sig.as_dict(), "text": sig.text(),
         "frameworks": sorted(n for n, s in cluster.confirm_signatures.items() if s) or [sig.framework],
-        "raw_verdict": sig.verdict, "kind": sig.kind, "op": sig.op, "key": sorted(cluster.key or ()),
+        "raw_verdict": sig.verdict, "kind": sig.kind, "op": sig.op,
+        "key": sorted(cluster.key if cluster.key is not None else configs.features(cluster.case)),
         "known": cluster.known is not None, "known_case": cluster.known,
         "state": cluster.state, "reproduced": (cluster.confirm_signatures.get(sig.framework) == sig) if cluster.confirm else None,
         "case_file": f"discovered/{name}.yaml", "repro_files": files,
