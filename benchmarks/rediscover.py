@@ -69,8 +69,8 @@ def main() -> None:
             if cls is not None:
                 hits = found.setdefault(cls, {})
                 hits[seed] = min(hits.get(seed, 10**9), c["first_hit_config"])
-            else:
-                new.setdefault((c["text"], tuple(c["key"])), []).append(seed)
+            elif seed not in new.setdefault((c["text"], tuple(c["key"])), []):
+                new[(c["text"], tuple(c["key"]))].append(seed)
     print(f"{len(seeds)} seeds x {args.budget:g} s: configs per seed "
           + ", ".join(f"{s}: {d['configs']} ({d['seconds']:.0f} s, {len(d['clusters'])} clusters)" for s, d in runs.items()))
     print("\n| library divergence (docs/findings.md) | seeds found | median configs to first hit |\n|---|---|---|")
@@ -79,7 +79,7 @@ def main() -> None:
         hits = found.get(cls, {})
         median = f"{statistics.median(hits.values()):.0f}" if hits else "-"
         print(f"| {fw}: {verdict}: {why} | {len(hits)}/{len(seeds)} ({', '.join(map(str, sorted(hits))) or '-'}) | {median} |")
-    print("\n| not in the library: signature | features | seeds |\n|---|---|---|")
+    print("\n| no library case has this cluster: signature | features (of the case reached) | seeds |\n|---|---|---|")
     for (text, key), where in sorted(new.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         print(f"| {text} | {', '.join(key) or '-'} | {len(where)} ({', '.join(map(str, where))}) |")
 

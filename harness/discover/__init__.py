@@ -60,7 +60,7 @@ def run_discovery(opts: Any, config: RunConfig, library: list[Case]) -> int:
 def summary(disc: Any, oracle: Any, interrupted: bool, known_runs: int, known_seconds: float) -> dict[str, Any]:
     """discover.json's run-level members."""
     opts, meta = disc.opts, oracle.meta()
-    seconds = disc.elapsed()
+    seconds = disc.loop_seconds if disc.loop_seconds is not None else disc.elapsed()  # --known's run not counted
     configs = disc.stream.count
     frameworks = {}
     for fw in opts.frameworks:

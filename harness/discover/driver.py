@@ -76,6 +76,7 @@ class Discovery:
     seconds: dict[str, float] = field(default_factory=dict)  # generate, oracle, bookkeeping
     complete: bool = False
     interrupt: bool = False  # set by the SIGINT handler (see harness.discover.run_discovery)
+    loop_seconds: float | None = None  # how long discovery itself took (without --known's run)
     _ids: int = 0
     _started: float = field(default_factory=time.perf_counter)
     _rerunning: list[Example] = field(default_factory=list)
@@ -120,6 +121,7 @@ class Discovery:
                 continue
             self._round(jobs)
             self._progress()
+        self.loop_seconds = self.elapsed()
         self._progress(final=True)
 
     def _round(self, jobs: list[Job]) -> None:
