@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 FRAMEWORKS = "torch,keras,jax"
 
 
-def library_classes(out: Path) -> tuple[dict[tuple[str, str], tuple[str, str, str]], list[tuple[str, str, str]]]:
-    """(case id, framework) -> its findings class, and every class in findings order."""
+def library_classes(out: Path) -> tuple[dict[tuple[str, str], tuple[str, str, str]], list[tuple[str, str, str]], set]:
+    """(case id, framework) -> its findings class; every class in findings order; the classes
+    only cases/discovered.yaml has (what discovery added to the library)."""
     from harness.findings import DIVERGENT, _key
     from harness.results import read_results
 
@@ -35,8 +36,10 @@ def library_classes(out: Path) -> tuple[dict[tuple[str, str], tuple[str, str, st
         subprocess.run([sys.executable, "-m", "harness", "run", "cases", "--frameworks", FRAMEWORKS, "--out", str(out),
                         "-q"], cwd=ROOT, check=False, capture_output=True)
     doc = read_results(out)
+    source = {c["id"]: c["source"] for c in doc["cases"]}
     by_case = {(r["case_id"], r["framework"]): _key(r) for r in doc["results"] if r["raw_verdict"] in DIVERGENT}
-    return by_case, sorted(set(by_case.values()))
+    older = {cls for (case, _), cls in by_case.items() if not source[case].startswith("cases/discovered.yaml")}
+    return by_case, sorted(set(by_case.values())), set(by_case.values()) - older
 
 
 def run_seed(seed: int, budget: float, out: Path) -> dict:
@@ -55,7 +58,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/rediscover"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    by_case, classes = library_classes(args.out / "library")
+    by_case, classes, added = library_classes(args.out / "library")
     seeds = [int(s) for s in args.seeds.split(",")]
     found: dict[tuple[str, str, str], dict[int, int]] = {c: {} for c in classes}  # class: seed -> first hit
     new: dict[tuple[str, tuple[str, ...]], list[int]] = {}
@@ -78,7 +81,9 @@ def main() -> None:
         fw, verdict, why = cls
         hits = found.get(cls, {})
         median = f"{statistics.median(hits.values()):.0f}" if hits else "-"
-        print(f"| {fw}: {verdict}: {why} | {len(hits)}/{len(seeds)} ({', '.join(map(str, sorted(hits))) or '-'}) | {median} |")
+        mark = " *(added by discovery, cases/discovered.yaml)*" if cls in added else ""
+        print(f"| {fw}: {verdict}: {why}{mark} | {len(hits)}/{len(seeds)} ({', '.join(map(str, sorted(hits))) or '-'}) "
+              f"| {median} |")
     print("\n| no library case has this cluster: signature | features (of the case reached) | seeds |\n|---|---|---|")
     for (text, key), where in sorted(new.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         print(f"| {text} | {', '.join(key) or '-'} | {len(where)} ({', '.join(map(str, where))}) |")
