@@ -16,7 +16,7 @@ from typing import Any
 
 from harness import adapters
 from harness.cases import load_cases
-from harness.config import RunConfig, default_jobs, default_threads
+from harness.config import RunConfig, default_jobs, default_threads, threads_code
 from harness.errors import CaseErrors, HarnessError
 from harness.load import Limits
 from harness.spec import ACCEPTABLE, OPS, Case
@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     findings.add_argument("results", type=Path, nargs="?", default=Path("reports/latest"),
                           help="results.json or its directory (default: reports/latest)")
     findings.add_argument("--out", type=Path, help="write here (e.g. docs/findings.md) instead of stdout")
+
+    onnx = sub.add_parser("import-onnx", help="turn the installed onnx package's pooling node tests into a case file")
+    onnx.add_argument("--out", type=Path, default=Path("cases/onnx_node_tests.yaml"))
+    onnx.add_argument("--data", type=Path, help="a directory of node tests (test_*pool*/model.onnx, "
+                      "test_data_set_0/*.pb); default: the onnx package's own")
     return parser
 
 
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "explain": cmd_explain,
                 "repro": cmd_repro, "report": cmd_report, "findings": cmd_findings,
-                "discover": cmd_discover}[args.command](args)
+                "import-onnx": cmd_import_onnx, "discover": cmd_discover}[args.command](args)
     except CaseErrors as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)
@@ -354,7 +359,8 @@ def cmd_repro(args: argparse.Namespace) -> int:
         raise HarnessError(f"case '{case.id}' does not run on {' or '.join(names)} ({'; '.join(reasons)})")
     x = make_input(case.input)
     ref = reference.compute(case, x)
-    text = script(case.id, name, "cpu", input_code(case, x), module.repro(case, plan),
+    # One thread per worker is what a run gives its workers once they fill the cores (the default).
+    text = script(case.id, name, "cpu", input_code(case, x), threads_code(1) + module.repro(case, plan),
                   reference_code(ref.output, ref.indices, limit=None), compare.tolerance(case))
     if args.output:
         try:
@@ -416,3 +422,23 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def cmd_import_onnx(args: argparse.Namespace) -> int:
+    from harness import onnx_import
+
+    if args.data is not None and not args.data.is_dir():
+        raise HarnessError(f"--data {args.data}: not a directory")
+    try:
+        from harness.adapters import onnx_node_tests
+    except ImportError as exc:  # pragma: no cover - onnx is in the frameworks extra
+        raise HarnessError(f"import-onnx needs the onnx package ({exc})") from None
+    try:
+        tests = onnx_node_tests.read(args.data)
+    except ModuleNotFoundError as exc:
+        raise HarnessError(f"import-onnx needs the onnx package: {exc}") from None
+    if not tests:
+        raise HarnessError(f"no pooling node tests found in {args.data or 'the onnx package'}")
+    written, skipped = onnx_import.write(tests, args.out, onnx_node_tests.onnx_version())
+    print(f"{args.out}: {written} cases from {len(tests)} ONNX node tests; {len(skipped)} not expressed (listed at its top)")
+    return EXIT_OK

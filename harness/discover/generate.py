@@ -52,7 +52,11 @@ SCALES: dict[str, tuple[float, ...]] = {
     "float64": (1e2, 1e4, 1e30, 1e300),  # float64 sums of 1e300 still fit: the reference is float64 too
     "int32": (1e3, 1e6, 2e9),
     "int64": (1e3, 1e6, 1e15),
+    "int8": (100.0,),
+    "uint8": (100.0, 255.0),
 }
+# The values an integer dtype holds: a generator is kept inside them (a cast would wrap around).
+INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
 PAD_STYLES = ("zero", "zero", "symmetric", "half", "oversized", "asymmetric", "same", "valid")
 SCENARIOS = ("free", "free", "remainder", "last_in_pad", "kernel_ge_input")
 GENERATORS = ("randn", "randn", "uniform", "randint", "ties", "arange", "constant")
@@ -205,12 +209,25 @@ def _input(draw: Any, dtype: str, shape: tuple[int, ...]) -> dict[str, Any]:
         gen["step"] = draw(st.sampled_from((1.0, -1.0, 0.5) if not integer else (1.0, -1.0)))
     else:
         gen["value"] = draw(st.sampled_from((scale, -scale, 0.0)))
+    if dtype in INT_RANGES:
+        gen = _within(gen, *INT_RANGES[dtype])
     inp: dict[str, Any] = {"shape": list(shape), "dtype": dtype, "generator": gen}
     if not integer:
         inject = draw(st.lists(st.tuples(st.sampled_from(SPECIAL_VALUES), st.sampled_from(FRACTIONS)), max_size=2))
         if inject:
             inp["inject"] = [{"value": v, "fraction": f} for v, f in inject]
     return inp
+
+
+def _within(gen: dict[str, Any], low: int, high: int) -> dict[str, Any]:
+    """A generator for a narrow integer dtype whose values stay in [low, high]."""
+    seed = gen.get("seed", 0)
+    if gen["kind"] == "constant":
+        return {"kind": "constant", "seed": seed, "value": float(min(max(gen["value"], low), high))}
+    if gen["kind"] == "arange":
+        return {"kind": "arange", "seed": seed, "start": float(max(low, 0)), "step": 1.0}
+    top = min(high, max(low + 1, int(gen.get("high", gen.get("std", high)))))
+    return {"kind": "randint", "seed": seed, "low": max(low, -top), "high": top}
 
 
 @st.composite
