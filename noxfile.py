@@ -33,8 +33,12 @@ def parity(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Harness vs direct-call baseline on a generated suite (prints figures; asserts nothing)."""
+    """Harness vs direct-call baseline on a generated suite (prints figures; asserts nothing).
+    `nox -s bench -- --discover [options]`: pool-parity discover's benchmark instead."""
     _install(session, "frameworks")
+    if "--discover" in session.posargs:
+        session.run("python", "benchmarks/discover_bench.py", *(a for a in session.posargs if a != "--discover"))
+        return
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
 

@@ -19,7 +19,7 @@ from harness.cases import load_cases
 from harness.config import RunConfig, default_jobs, default_threads, threads_code
 from harness.errors import CaseErrors, HarnessError
 from harness.load import Limits
-from harness.spec import ACCEPTABLE, Case
+from harness.spec import ACCEPTABLE, OPS, Case
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141  # as a shell reports a writer stopped by SIGPIPE
@@ -124,6 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, required=True)
     report.add_argument("--allow-version-mismatch", action="store_true")
 
+    disc = sub.add_parser("discover", help="generate random cases, cluster, shrink and explain their divergences")
+    limit = disc.add_mutually_exclusive_group()
+    limit.add_argument("--budget", type=float, default=None, help="seconds of generation (default 300)")
+    limit.add_argument("--configs", type=int, default=None, help="generate exactly N configurations (deterministic)")
+    disc.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
+    disc.add_argument("--frameworks", type=_csv(names), default=("torch", "keras", "jax"),
+                      help="comma-separated (default: torch,keras,jax)")
+    disc.add_argument("--devices", type=_csv(adapters.DEVICES), default=("cpu",), help="cpu,gpu (default: cpu)")
+    disc.add_argument("--ops", type=_csv(OPS), default=OPS, help="comma-separated ops (default: all)")
+    disc.add_argument("--known", nargs="+", default=[], metavar="PATH",
+                      help="case files or directories whose divergences label clusters as known (never generation)")
+    disc.add_argument("--out", type=Path, default=Path("reports/discover"), help="output directory")
+    disc.add_argument("--jobs", type=int, default=1, help="worker processes per framework (default 1)")
+    disc.add_argument("--case-timeout", type=float, default=30.0, help="seconds before a worker is killed (default 30)")
+    disc.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
     findings = sub.add_parser("findings", help="list each distinct divergence found in a run, as markdown")
     findings.add_argument("results", type=Path, nargs="?", default=Path("reports/latest"),
                           help="results.json or its directory (default: reports/latest)")
@@ -141,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "explain": cmd_explain,
                 "repro": cmd_repro, "report": cmd_report, "findings": cmd_findings,
-                "import-onnx": cmd_import_onnx}[args.command](args)
+                "import-onnx": cmd_import_onnx, "discover": cmd_discover}[args.command](args)
     except CaseErrors as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)
@@ -379,6 +395,29 @@ def cmd_findings(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return EXIT_OK
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from harness.discover import run_discovery
+    from harness.discover.driver import Options
+
+    if args.budget is not None and not args.budget > 0:
+        raise HarnessError(f"--budget must be > 0 seconds, got {args.budget:g}")
+    if args.configs is not None and args.configs < 1:
+        raise HarnessError(f"--configs must be >= 1, got {args.configs}")
+    if args.jobs < 1:
+        raise HarnessError(f"--jobs must be >= 1, got {args.jobs}")
+    if not args.case_timeout > 0:
+        raise HarnessError(f"--case-timeout must be > 0 seconds, got {args.case_timeout:g}")
+    library = load_cases(args.known) if args.known else []  # bad known files: exit 2 before any work
+    budget = args.budget if args.budget is not None else (None if args.configs is not None else 300.0)
+    opts = Options(seed=args.seed, budget=budget, configs=args.configs, frameworks=args.frameworks,
+                   devices=args.devices, ops=args.ops, known=tuple(args.known), out=args.out, progress=not args.quiet)
+    config = RunConfig(frameworks=args.frameworks, devices=args.devices, out=args.out, seed=args.seed, jobs=args.jobs,
+                       case_timeout=args.case_timeout, threads=default_threads(args.jobs * len(args.frameworks)),
+                       progress=False)
+    with _output_dir(config.out):
+        return run_discovery(opts, config, library)
 
 
 if __name__ == "__main__":

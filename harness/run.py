@@ -86,8 +86,11 @@ class Runner:
     def __init__(self, cases: list[Case], config: RunConfig, writer: ResultWriter,
                  on_progress: Callable[[Progress], None] | None = None,
                  orders: list[int] | None = None) -> None:
-        self.cases, self.config, self.writer = cases, config, writer
-        self.orders = orders or list(range(len(cases)))
+        self.config, self.writer = config, writer
+        self.cases: list[Case] = []
+        self.orders: list[int] = []
+        self._waiting: deque[int] = deque()  # positions in self.cases not opened yet
+        self._open_cases = 0
         self.on_progress = on_progress
         self.specs = {fw: adapters.get(fw) for fw in config.frameworks}
         self.modules: dict[str, ModuleType] = {fw: adapters.load(s) for fw, s in self.specs.items()}
@@ -109,6 +112,16 @@ class Runner:
         self._fw_time: dict[str, tuple[int, float]] = {}  # framework: (outcomes, their seconds)
         self._plans: dict[tuple[Any, ...], tuple[Plan, list[str], str]] = {}  # signature: (plan, conversions, repro)
         self._threads_code = threads_code(config.threads)  # heads every repro
+        self.submit(cases, orders)
+
+    def submit(self, cases: list[Case], orders: list[int] | None = None) -> None:
+        """Queue cases for the next run(). A session may submit and run many times (discovery
+        does, batch after batch) on the same workers, so the frameworks are imported once.
+        `orders` are the cases' suite positions (default: their submission positions)."""
+        first = len(self.cases)
+        self.cases.extend(cases)
+        self.orders.extend(orders or range(first, first + len(cases)))
+        self._waiting.extend(range(first, first + len(cases)))
 
     # ------------------------------------------------------------ lifecycle
 
@@ -138,6 +151,8 @@ class Runner:
             self.probes.setdefault(fw, probe)
             self.ready_seconds.setdefault(fw, time.time() - self.started)
             return
+        if w.restarts:
+            self.events.append(f"{fw}: restart failed: {probe}")
         self.pools[fw] = [x for x in self.pools[fw] if x is not w]
         if not self.pools[fw]:  # no worker of this framework could start
             self.probes.setdefault(fw, probe)
@@ -178,15 +193,15 @@ class Runner:
     # ------------------------------------------------------------ scheduling
 
     def run(self) -> None:
+        """Run every case submitted so far to its end."""
         # Cases open at once: wide enough that a fast framework is never held back by a slow
         # one (a case closes only when every framework has answered), narrow enough in bytes that
         # a suite of large cases does not hold them all.
         window = OPEN_CASES * max(1, self.config.jobs)
-        pending: deque[int] = deque(range(len(self.cases)))
-        open_cases = 0
+        pending = self._waiting
         while True:
-            while pending and open_cases < window and (not open_cases or self.open_bytes < OPEN_BYTES):
-                open_cases += self._open(pending.popleft())
+            while pending and self._open_cases < window and (not self._open_cases or self.open_bytes < OPEN_BYTES):
+                self._open_cases += self._open(pending.popleft())
             # Each step leaves the clock on its last stage; what runs between steps is the loop's.
             self.clock.to(None)
             finished = self._dispatch()
@@ -197,7 +212,7 @@ class Runner:
                 finished += self._collect(waiting)
             for state in finished:
                 self._finish(state)
-                open_cases -= 1
+                self._open_cases -= 1
             self.clock.to(None)
             if not waiting and not finished and not pending:
                 return
@@ -431,11 +446,9 @@ class Runner:
         w.restarts += 1
         label = f"{task.framework}/{task.device}: case {task.state.case.id}" if task else f"{w.spec.name} (between cases)"
         self.events.append(f"{label}: {cause}; worker restarted")
+        # Not waited for here: the loop takes its start-up message as it does at the start, so
+        # the other frameworks' work goes on while this one re-imports (TensorFlow: seconds).
         w.start()
-        probe = w.ready()
-        if not isinstance(probe, Probe):
-            self.events.append(f"{w.spec.name}: restart failed: {probe}")
-            self.pools[w.spec.name] = [x for x in self.pools[w.spec.name] if x is not w]
         if task is None:
             return finished
         return finished + self._result(task, None, cause)
