@@ -1,4 +1,4 @@
-"""`pool-parity run | list | validate | explain | report`: builds a RunConfig, calls the stages
+"""`pool-parity run | list | validate | explain | report | findings | diff | matrix`: builds a RunConfig, calls the stages
 in order, and maps bad input to one line on stderr and exit code 2."""
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness import adapters
 from harness.cases import load_cases
 from harness.config import RunConfig, default_jobs, default_threads
+from harness.diff import DEFAULT_FAIL_ON
 from harness.errors import CaseErrors, HarnessError
 from harness.spec import ACCEPTABLE, Case
 
@@ -72,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", type=_shard, help="run the K-th of N deterministic slices, e.g. 2/4")
     run.add_argument("-k", "--select", action="append", default=[], help="only case ids containing this text")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    run.add_argument("--baseline", type=Path, help="results.json or run directory to diff this run against "
+                     "(the diff goes in OUT/diff/, the report marks what changed)")
+    run.add_argument("--fail-on", help=f"with --baseline: changes that make the exit status 1 (default {DEFAULT_FAIL_ON})")
 
     for name, text in (("list", "print the expanded case ids"), ("validate", "check case files without running")):
         p = sub.add_parser(name, help=text)
@@ -91,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     findings.add_argument("results", type=Path, nargs="?", default=Path("reports/latest"),
                           help="results.json or its directory (default: reports/latest)")
     findings.add_argument("--out", type=Path, help="write here (e.g. docs/findings.md) instead of stdout")
+
+    diff = sub.add_parser("diff", help="what changed between two runs, or two devices / frameworks of one run")
+    diff.add_argument("results", nargs="+", type=Path,
+                      help="OLD NEW: results.json files, run directories or merged reports (one run with --between)")
+    diff.add_argument("--between", type=_csv(None), help="A,B: two devices or two frameworks of one run (A: the old side)")
+    diff.add_argument("--out", type=Path, help="write diff.json, diff.md and index.html here")
+    diff.add_argument("--fail-on", default=DEFAULT_FAIL_ON,
+                      help=f"changes that make the exit status 1: a comma list, any, or none (default {DEFAULT_FAIL_ON})")
+
+    matrix = sub.add_parser("matrix", help="one page of case x run (version sets), changes against the first run")
+    matrix.add_argument("results", nargs="+", type=Path, help="BASELINE OTHER...: run directories or results.json")
+    matrix.add_argument("--out", type=Path, required=True, help="write index.html, matrix.json and matrix.md here")
     return parser
 
 
@@ -98,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"run": cmd_run, "list": cmd_list, "validate": cmd_validate,
-                "explain": cmd_explain, "report": cmd_report, "findings": cmd_findings}[args.command](args)
+                "explain": cmd_explain, "report": cmd_report, "findings": cmd_findings, "diff": cmd_diff,
+                "matrix": cmd_matrix}[args.command](args)
     except CaseErrors as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)
@@ -170,20 +188,62 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.case_timeout > 0:
         raise HarnessError(f"--case-timeout must be > 0 seconds, got {args.case_timeout:g}")
     threads = args.threads if args.threads is not None else default_threads(args.jobs * len(args.frameworks))
+    baseline = _load_baseline(args)  # a bad baseline or --fail-on is refused before anything runs
     load_started = time.process_time()
-    cases, orders = select_shard(_select(load_cases(args.paths, args.seed), args.select), args.shard)
+    loaded = load_cases(args.paths, args.seed)
+    cases, orders = select_shard(_select(loaded, args.select), args.shard)
     load_seconds = time.process_time() - load_started
     if not cases:
         raise HarnessError("no cases selected")
+    if baseline is not None:  # cases this run left out (-k, --shard) are not "removed" from the baseline
+        baseline.drop = {c.id for c in loaded} - {c.id for c in cases}
     config = RunConfig(paths=tuple(args.paths), frameworks=args.frameworks, devices=args.devices, out=args.out,
                        seed=args.seed, jobs=args.jobs, case_timeout=args.case_timeout,
                        isolation=not args.no_isolation, save_arrays=args.save_arrays, shard=args.shard, threads=threads,
                        progress=not args.quiet)
     with _output_dir(config.out):
-        return _run(config, cases, orders, load_seconds)
+        return _run(config, cases, orders, load_seconds, baseline)
 
 
-def _run(config: RunConfig, cases: list[Case], orders: list[int], load_seconds: float) -> int:
+@dataclass
+class _Baseline:
+    path: Path
+    doc: dict[str, Any]
+    fail_on: str
+    rules: dict[str, Any]
+    drop: set[str] = field(default_factory=set)
+
+
+def _load_baseline(args: argparse.Namespace) -> _Baseline | None:
+    from harness.diff import parse_fail_on
+    from harness.results import read_results
+
+    if args.baseline is None:
+        if args.fail_on is not None:
+            raise HarnessError("--fail-on needs --baseline PATH (the results to diff this run against)")
+        return None
+    fail_on = args.fail_on if args.fail_on is not None else DEFAULT_FAIL_ON
+    rules = parse_fail_on(fail_on)
+    return _Baseline(args.baseline, read_results(args.baseline), fail_on, rules)
+
+
+def _diff_baseline(baseline: _Baseline, config: RunConfig) -> tuple[dict[str, Any], dict[str, int], str]:
+    """Diff the run just written against the baseline, cut to what this run selected; write
+    OUT/diff/; return the report's marks, what --fail-on matched, and the terminal summary."""
+    from harness.diff import compare_runs, failures, restrict
+    from harness.report.diff import baseline_marks, summary_text, write_diff
+    from harness.results import read_results
+
+    old = restrict(baseline.doc, baseline.drop, config.frameworks, config.devices)
+    diff = compare_runs(old, read_results(config.out), names=(str(baseline.path), str(config.out)))
+    hits = failures(diff, baseline.rules)
+    write_diff(diff, config.out / "diff", hits, baseline.fail_on)
+    return (baseline_marks(diff, str(baseline.path), hits, baseline.fail_on), hits,
+            summary_text(diff, hits, baseline.fail_on, config.out / "diff"))
+
+
+def _run(config: RunConfig, cases: list[Case], orders: list[int], load_seconds: float,
+         baseline: _Baseline | None = None) -> int:
     from harness.report import render_all
     from harness.results import ResultWriter
     from harness.run import Runner
@@ -207,12 +267,20 @@ def _run(config: RunConfig, cases: list[Case], orders: list[int], load_seconds: 
         meta["timings"] = {"load": load_seconds, **meta["timings"]}
         meta.update(started=started, duration=time.time() - started, complete=finished)
         stored = writer.close(meta)
-    summary = render_all(stored, config.out)
+    marks: dict[str, Any] | None = None
+    hits: dict[str, int] = {}
+    told = ""
+    if baseline is not None and finished:  # an interrupted run would show its missing cases as removed
+        marks, hits, told = _diff_baseline(baseline, config)
+    summary = render_all(stored, config.out, marks)
     print_summary(summary, config.out)
+    if told:
+        print(told)
     if interrupted:
-        print("interrupted: results so far are in the report, marked incomplete", file=sys.stderr)
+        print("interrupted: results so far are in the report, marked incomplete"
+              + ("; no diff against the baseline" if baseline else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_OK if not summary["failing_count"] else EXIT_DISAGREE
+    return EXIT_OK if not summary["failing_count"] and not hits else EXIT_DISAGREE
 
 
 class ProgressLine:
@@ -297,6 +365,48 @@ def cmd_findings(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from harness.diff import between, compare_runs, failures, parse_fail_on
+    from harness.report.diff import summary_text, write_diff
+    from harness.results import read_results
+
+    rules = parse_fail_on(args.fail_on)
+    if args.between:
+        if len(args.results) != 1:
+            raise HarnessError(f"diff --between A,B takes one run, got {len(args.results)} paths")
+        old, new, cut = between(read_results(args.results[0]), args.between)
+        names = (f"{args.results[0]} [{cut.old}]", f"{args.results[0]} [{cut.new}]")
+    elif len(args.results) != 2:
+        raise HarnessError(f"diff takes OLD and NEW (or one run with --between A,B), got {len(args.results)} paths")
+    else:
+        (old, new), cut = (read_results(p) for p in args.results), None
+        names = (str(args.results[0]), str(args.results[1]))
+    diff = compare_runs(old, new, cut, names)
+    hits = failures(diff, rules)
+    if args.out:
+        with _output_dir(args.out):
+            write_diff(diff, args.out, hits, args.fail_on)
+    print(summary_text(diff, hits, args.fail_on, args.out))
+    return EXIT_DISAGREE if hits else EXIT_OK
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from harness.report.matrix import write_matrix
+    from harness.results import read_results
+
+    runs = {_run_name(p): read_results(p) for p in args.results}
+    if len(runs) != len(args.results):
+        raise HarnessError("matrix: two runs have the same name (their directory names must differ)")
+    with _output_dir(args.out):
+        print(write_matrix(runs, {_run_name(p): p for p in args.results}, args.out))
+    return EXIT_OK
+
+
+def _run_name(path: Path) -> str:
+    """A run's column name: its directory's name (of results.json's folder when given the file)."""
+    return (path.parent if path.suffix == ".json" else path).resolve().name
 
 
 if __name__ == "__main__":

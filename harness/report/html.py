@@ -120,19 +120,19 @@ def render_html(doc: dict[str, Any]) -> str:
     """index.html of a results document held in memory, details included."""
     grouped = by_case(doc)
     tally, rows = tallied(doc["meta"], ((c, grouped.get(c["id"], [])) for c in doc["cases"]))
-    return _ENV.get_template("index.html.j2").render(**_index_context(tally, rows, [], rows))
+    return _ENV.get_template("index.html.j2").render(**_index_context(tally, rows, [], rows, None))
 
 
 def write_html(path: Path, tally: Tally, rows: Iterable[Row], pages: list[dict[str, Any]],
-               sections: list[Row] | None) -> None:
+               sections: list[Row] | None, baseline: dict[str, Any] | None = None) -> None:
     """index.html streamed to the file: `rows` (the matrix) is read once, as it is written;
     `sections` (the details of a small run) is shown on the page when given."""
-    _ENV.get_template("index.html.j2").stream(**_index_context(tally, rows, pages, sections)).dump(
+    _ENV.get_template("index.html.j2").stream(**_index_context(tally, rows, pages, sections, baseline)).dump(
         str(path), encoding="utf-8")
 
 
 def _index_context(tally: Tally, rows: Iterable[Row], pages: list[dict[str, Any]],
-                   sections: list[Row] | None) -> dict[str, Any]:
+                   sections: list[Row] | None, baseline: dict[str, Any] | None) -> dict[str, Any]:
     meta = tally.meta
     started = meta.get("started")
     return dict(
@@ -148,5 +148,6 @@ def _index_context(tally: Tally, rows: Iterable[Row], pages: list[dict[str, Any]
         acceptable=ACCEPTABLE,
         started=datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(timespec="seconds") if started else "-",
         pages=pages,
+        baseline=baseline,  # run --baseline: the banner that links the diff
         worst=lambda rs: max((_max_abs(r) or 0.0 for r in rs), default=0.0),
     )
