@@ -52,15 +52,17 @@ def collect(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, A
     out = []
     for (fw, verdict, why), rs in sorted(groups.items()):
         members = [cases[r["case_id"]] for r in rs if r["case_id"] in cases]
-        smallest = min(members, key=lambda c: (_size(c), c["id"]))
+        # An interrupted run keeps the results of cases it never finished, without their case record
+        # (so without a size): then the first of their ids stands for the group.
+        smallest = min(members, key=lambda c: (_size(c), c["id"]))["id"] if members else min(r["case_id"] for r in rs)
         # The part that diverged: the output, else the indices or gradient (a tie_break).
         outs: list[dict[str, Any]] = [next((c[p] for p in ("output", "indices", "grad") if (c.get(p) or {}).get("mismatches")), {})
                 for c in ((r.get("comparison") or {}) for r in rs)]
         worst = max((o.get("max_abs") or 0.0 for o in outs), default=0.0)
         nonfinite = sum(o.get("nan_mismatches", 0) + o.get("inf_mismatches", 0) for o in outs)
         out.append({"framework": fw, "verdict": verdict, "explanation": why, "count": len(rs),
-                    "devices": sorted({r["device"] for r in rs}), "smallest": smallest["id"],
-                    "trigger": _shared(members), "max_abs": worst, "nonfinite": nonfinite,
+                    "devices": sorted({r["device"] for r in rs}), "smallest": smallest,
+                    "trigger": _shared(members) if members else {}, "max_abs": worst, "nonfinite": nonfinite,
                     "links": sorted({(r.get("expectation") or {}).get("link") or "" for r in rs} - {""}),
                     "known": all(r["verdict"] == "known_divergence" or verdict == "tie_break" for r in rs)})
     unsup = [{"framework": fw, "reason": why, "count": len(ids), "example": ids[0]}
