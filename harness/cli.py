@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run cases through frameworks and write a report")
     run.add_argument("paths", nargs="*", default=["cases"], help="case files or directories (default: cases/)")
     run.add_argument("--frameworks", type=_csv(names), default=adapters.DEFAULT_FRAMEWORKS,
-                     help=f"comma-separated, from {', '.join(names)} (default: torch,keras,jax)")
+                     help=f"comma-separated, from {', '.join(names)} (default: all of them; one that is not installed "
+                          "is reported skipped)")
     run.add_argument("--devices", type=_csv(adapters.DEVICES), default=("cpu",),
                      help="cpu,gpu (default: cpu); a device a framework cannot see is reported as skipped")
     run.add_argument("--out", type=Path, default=Path("reports/latest"), help="output directory")

@@ -13,7 +13,7 @@ import numpy as np
 
 from harness.inputs import np_dtype
 from harness.reference import Reference
-from harness.spec import INT_DTYPES, MAX_OPS, Case, Expectation
+from harness.spec import INT_DTYPES, MAX_OPS, Case
 
 # (rtol, atol) for averaging ops per input dtype; a value passes when
 # |got - ref| <= atol + rtol * |ref|. Max pooling, indices and shapes are always exact.
@@ -293,17 +293,6 @@ def describe(name: str, stats: dict[str, Any]) -> str:
     if stats["max_abs"]:
         text += f"; max abs {stats['max_abs']:.3g}, max rel {stats['max_rel']:.3g}"
     return text
-
-
-def apply_expectation(verdict: str, expectation: Expectation | None, device: str) -> tuple[str, str]:
-    """Known divergences: a matching verdict is known_divergence; a pass is unexpected_pass."""
-    if expectation is None or (expectation.devices and device not in expectation.devices):
-        return verdict, ""
-    if verdict == expectation.verdict:
-        return "known_divergence", expectation.reason
-    if verdict == "pass":
-        return "unexpected_pass", f"expected {expectation.verdict} ({expectation.reason}) but it passed"
-    return verdict, f"expected {expectation.verdict}, got {verdict}"
 
 
 def agreement(case: Case, outputs: dict[str, np.ndarray], exact: frozenset[str] = frozenset()) -> list[dict[str, Any]]:

@@ -177,7 +177,8 @@ class RawCase:
     node: Node
     id_line: int
     yaml_text: str
-    matrix_values: tuple[tuple[str, Any], ...] = ()
+    matrix_values: tuple[tuple[str, Any], ...] = ()  # the values this case was expanded with
+    grid: Node | None = None  # the whole `matrix:` it came from (key: [values])
 
 
 MATRIX_EXTRA_KEYS = ("op", "dtype", "shape")
@@ -345,7 +346,7 @@ def _expand(path: str, node: Node, snippet: str) -> list[RawCase]:
         expanded["params"], expanded["input"] = params, inp
         if case_id is not None:
             expanded["id"] = "-".join([case_id, *(_id_part(k, v) for k, v in values)])
-        out.append(RawCase(path, expanded, node.line_of("id"), snippet, values))
+        out.append(RawCase(path, expanded, node.line_of("id"), snippet, values, matrix))
     return out
 
 

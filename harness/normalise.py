@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from harness import semantics
+from harness import expectations, semantics
 from harness.adapters import DEVICES, registry
+from harness.checks import _Bad, _bool, _Checker, _is_int, _names, _number, _show
 from harness.errors import CaseError, CaseErrors
 from harness.load import Node, RawCase, suggest
 from harness.spec import (
@@ -23,7 +24,6 @@ from harness.spec import (
     INT_DTYPES,
     OPS,
     Case,
-    Expectation,
     Injection,
     InputSpec,
     PoolParams,
@@ -56,62 +56,9 @@ PARAMS_FOR_OP: dict[str, tuple[str, ...]] = {
     "max_unpool": ("kernel_size", "stride", "padding", "output_size"),
 }
 ALL_PARAMS = tuple(dict.fromkeys(p for ps in PARAMS_FOR_OP.values() for p in ps))
-VERDICTS = ("pass", "shape_mismatch", "numeric_mismatch", "unsupported", "error", "tie_break", "dtype_mismatch")
 # Values the float64 reference may hold for one case at once (its input, every window's taps, its
 # output): 2 GiB. A larger case would take the machine's memory (or be killed for it) mid-run.
 MAX_VALUES = 2**28
-SPECIAL = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
-
-
-class _Bad(Exception):
-    """Internal: abort normalising this case after recording an error."""
-
-
-class _Checker:
-    """Collects errors for one case, each located by the line of the offending key."""
-
-    def __init__(self, raw: RawCase) -> None:
-        self.raw, self.path = raw, raw.path
-        cid = raw.node.get("id")
-        self.case_id = cid if isinstance(cid, str) else None
-        self.errors: list[CaseError] = []
-
-    def fail(self, node: Node | None, key: str, field: str, message: str) -> None:
-        line = node.line_of(key) if isinstance(node, Node) else self.raw.node.line
-        self.errors.append(CaseError(self.path, line, self.case_id, field, message))
-
-    def unknown_keys(self, node: Node, allowed: tuple[str, ...], prefix: str) -> None:
-        for key in node:
-            if key not in allowed:
-                self.fail(node, str(key), f"{prefix}{key}", f"unknown key{suggest(str(key), allowed)}")
-
-    def mapping(self, node: Node, key: str, field: str, required: bool = False) -> Node | None:
-        value = node.get(key)
-        if value is None:
-            if required:
-                self.fail(node, key, field, "is required")
-            return None
-        if not isinstance(value, Node):
-            self.fail(node, key, field, f"must be a mapping, got {_show(value)}")
-            return None
-        return value
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, str) and value.lower() in SPECIAL:
-        return SPECIAL[value.lower()]
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
 
 
 def normalise(raws: Iterable[RawCase], run_seed: int = 0) -> list[Case]:
@@ -119,6 +66,7 @@ def normalise(raws: Iterable[RawCase], run_seed: int = 0) -> list[Case]:
     cases: list[Case] = []
     errors: list[CaseError] = []
     seen: dict[str, tuple[str, int]] = {}  # id: where (not the RawCase: its parse is let go)
+    said: set[tuple[str, int | None, str | None, str]] = set()
     _SHARED.clear()
     for raw in raws:
         check = _Checker(raw)
@@ -126,7 +74,9 @@ def normalise(raws: Iterable[RawCase], run_seed: int = 0) -> list[Case]:
             case = _case(check, raw, run_seed)
         except _Bad:
             case = None
-        errors.extend(check.errors)
+        # A problem in the part of a matrix case every expansion shares is said once, not once a combination.
+        errors.extend(e for e in check.errors if (e.path, e.line, e.field, e.message) not in said)
+        said.update((e.path, e.line, e.field, e.message) for e in check.errors)
         if case is None or check.errors:
             continue
         first = seen.get(case.id)
@@ -202,7 +152,7 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
         devices=devices,
         tolerance=_tolerance(check, node),
         tags=_shared(_names(check, node, "tags", None) or ()),
-        expect=_expect(check, node),
+        expect=expectations.parse(check, node, dict(raw.matrix_values)),
         native=_native(check, node),
         yaml_text=raw.yaml_text,
     )
@@ -235,34 +185,12 @@ def _string(check: _Checker, node: Node, key: str) -> str:
     return value
 
 
-def _bool(check: _Checker, node: Node, key: str, field: str, default: bool) -> bool:
-    value = node.get(key, default)
-    if not isinstance(value, bool):
-        check.fail(node, key, field, f"must be true or false, got {_show(value)}")
-        return default
-    return value
-
-
 def _choice(check: _Checker, node: Node, key: str, choices: tuple[str, ...], default: str) -> str:
     value = node.get(key, default)
     if value not in choices:
         check.fail(node, key, key, f"must be one of {', '.join(choices)}, got {_show(value)}")
         return default
     return str(value)
-
-
-def _names(check: _Checker, node: Node, key: str, allowed: tuple[str, ...] | None) -> tuple[str, ...] | None:
-    value = node.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        check.fail(node, key, key, f"must be a list of names, got {_show(value)}")
-        return None
-    if allowed is not None:
-        for v in value:
-            if v not in allowed:
-                check.fail(node, key, key, f"unknown name '{v}', expected one of {', '.join(allowed)}{suggest(v, allowed)}")
-    return tuple(value)
 
 
 def _tolerance(check: _Checker, node: Node) -> tuple[float, float] | None:
@@ -278,38 +206,6 @@ def _tolerance(check: _Checker, node: Node) -> tuple[float, float] | None:
             value = 0.0
         out.append(value)
     return out[0], out[1]
-
-
-def _expect(check: _Checker, node: Node) -> dict[str, Expectation]:
-    exp = check.mapping(node, "expect", "expect")
-    if exp is None:
-        return {}
-    out = {}
-    names = tuple(registry())
-    for fw, body in exp.items():
-        field = f"expect.{fw}"
-        if fw not in names:
-            check.fail(exp, fw, field, f"unknown framework{suggest(str(fw), names)}")
-            continue
-        if not isinstance(body, Node):
-            check.fail(exp, fw, field, "must be a mapping with verdict and reason")
-            continue
-        check.unknown_keys(body, ("verdict", "reason", "link", "devices"), f"{field}.")
-        verdict = body.get("verdict")
-        if verdict not in VERDICTS or verdict == "pass":
-            check.fail(body, "verdict", f"{field}.verdict",
-                       f"must be one of {', '.join(v for v in VERDICTS if v != 'pass')}, got {_show(verdict)}")
-            continue
-        reason = body.get("reason")
-        if not isinstance(reason, str) or not reason.strip():
-            check.fail(body, "reason", f"{field}.reason", "a known divergence needs a one-line reason")
-            continue
-        link = body.get("link")
-        if link is not None and not isinstance(link, str):
-            check.fail(body, "link", f"{field}.link", "must be a string")
-        devices = _names(check, body, "devices", DEVICES)
-        out[str(fw)] = Expectation(str(verdict), reason.strip(), link, devices)
-    return out
 
 
 def _native(check: _Checker, node: Node) -> dict[str, dict[str, Any]]:

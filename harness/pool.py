@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness import adapters
-from harness.adapters.base import Probe
+from harness.adapters.base import NotInstalled, Probe
 from harness.plan import Plan
 from harness.spec import Case
 from harness.worker import error_text, pack, serve
@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from harness.run import Task
 
 STARTUP_TIMEOUT = 300.0
+
+
+def _probe(kind: str, payload: Any) -> Probe | str:
+    """A worker's start-up message as the parent keeps it."""
+    if kind == "ready":
+        return payload  # type: ignore[no-any-return]
+    return NotInstalled(payload) if kind == "not_installed" else str(payload)
 
 
 class Worker:
@@ -77,8 +84,7 @@ class Worker:
         """The start-up message is waiting on the pipe: read it (without blocking)."""
         assert self.conn is not None
         try:
-            kind, payload = self.conn.recv()
-            self.probe = payload if kind == "ready" else str(payload)
+            self.probe = _probe(*self.conn.recv())
         except (EOFError, OSError):
             self.probe = f"worker died while starting ({self.exit_cause()})"
         return self.probe
@@ -87,6 +93,8 @@ class Worker:
         if not self.isolated:
             try:
                 return adapters.load(self.spec).probe()
+            except ModuleNotFoundError as exc:
+                return NotInstalled(error_text(exc))
             except Exception as exc:  # noqa: BLE001
                 return error_text(exc)
         assert self.conn is not None
@@ -94,10 +102,9 @@ class Worker:
             self.kill()
             return f"worker did not start within {STARTUP_TIMEOUT:.0f}s"
         try:
-            kind, payload = self.conn.recv()
+            return _probe(*self.conn.recv())
         except EOFError:
             return f"worker died while starting ({self.exit_cause()})"
-        return payload if kind == "ready" else str(payload)
 
     def exit_cause(self) -> str:
         assert self.proc is not None

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness import adapters, compare, reference
+from harness import adapters, compare, expectations, reference
+from harness.adapters.base import NotInstalled
 from harness.inputs import make_input, make_upstream
 from harness.spec import ACCEPTABLE, Case
 
@@ -19,7 +20,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("pool-parity")
     group.addoption("--pool-parity", action="store_true", help="collect pool-parity case files (*.yaml)")
     group.addoption("--pp-frameworks", default=",".join(adapters.DEFAULT_FRAMEWORKS),
-                    help="frameworks to run (default: torch,keras,jax)")
+                    help="frameworks to run (default: every built-in adapter)")
     group.addoption("--pp-devices", default="cpu", help="devices to run (default: cpu)")
     group.addoption("--pp-timeout", type=float, default=120.0, help="seconds per case before the worker is killed")
 
@@ -95,6 +96,8 @@ class CaseItem(pytest.Item):
         if not plan.supported:
             pytest.skip(f"unsupported: {plan.reason}")
         worker, probe = _WORKERS.get(self.framework)
+        if isinstance(probe, NotInstalled):
+            pytest.skip(f"{self.framework} is not installed here ({probe})")
         if isinstance(probe, str):
             raise DivergenceFailure(f"error: {self.framework} could not start: {probe}")
         if self.device not in probe.devices:
@@ -108,7 +111,7 @@ class CaseItem(pytest.Item):
         else:
             result = compare.compare(case, ref, outcome)
             verdict, detail = result["verdict"], result["reason"]
-        final, note = compare.apply_expectation(verdict, case.expect.get(self.framework), self.device)
+        final, note = expectations.apply(verdict, case.expect.get(self.framework), self.device)
         if final == "known_divergence":
             pytest.xfail(f"known divergence: {note}")
         if final not in ACCEPTABLE:

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from harness import adapters, compare, reference
-from harness.adapters.base import Probe
+from harness import adapters, compare, expectations, reference
+from harness.adapters.base import NotInstalled, Probe
 from harness.config import RunConfig, environment, thread_env
 from harness.inputs import make_input, make_upstream
 from harness.plan import Plan
@@ -147,14 +147,14 @@ class Runner:
             w.join()
 
     def meta(self) -> dict[str, Any]:
-        fws = {}
+        fws: dict[str, dict[str, Any]] = {}
         for fw, probe in self.probes.items():
             spec = self.specs[fw]
             if isinstance(probe, Probe):
                 fws[fw] = {"versions": probe.versions, "devices": probe.devices, "env": probe.env,
                            "backend": spec.backend}
             else:
-                fws[fw] = {"error": probe, "backend": spec.backend}
+                fws[fw] = {"error": probe, "backend": spec.backend, "not_installed": isinstance(probe, NotInstalled)}
         return {
             "seed": self.config.seed,
             "frameworks": fws,
@@ -288,9 +288,13 @@ class Runner:
             if probe is None:  # still importing
                 continue
             if not isinstance(probe, Probe) or not pool:
-                why = f"{fw} could not start: {probe}" if not isinstance(probe, Probe) else f"{fw} worker is not running"
+                verdict, why = "error", f"{fw} worker is not running"
+                if isinstance(probe, NotInstalled):
+                    verdict, why = "skipped", f"{fw} is not installed here ({probe})"
+                elif not isinstance(probe, Probe):
+                    why = f"{fw} could not start: {probe}"
                 while queue:
-                    finished += self._settle(queue.popleft(), "error", why)
+                    finished += self._settle(queue.popleft(), verdict, why)
                 continue
             for w in pool:
                 while queue and w.probe is not None and len(w.batches) < w.depth:
@@ -461,12 +465,11 @@ class Runner:
     def _emit(self, state: CaseState, record: dict[str, Any], verdict: str, reason: str,
               error: str | None = None) -> None:
         expectation = state.case.expect.get(record["framework"])
-        final, note = compare.apply_expectation(verdict, expectation, record["device"])
+        final, note = expectations.apply(verdict, expectation, record["device"])
         record.update(raw_verdict=verdict, verdict=final, reason=note or reason, error=error)
         if expectation is not None:
-            record["expectation"] = {"verdict": expectation.verdict, "reason": expectation.reason,
-                                     "link": expectation.link}
-            if final != "known_divergence" and reason:
+            record["expectation"] = expectation.as_record()
+            if final not in ("known_divergence", "pass") and reason:
                 record["reason"] = f"{note}: {reason}" if note else reason
         state.verdicts.append(final)
         if final not in ACCEPTABLE:

@@ -101,10 +101,31 @@ class PoolParams:
 @_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Expectation:
-    verdict: str
+    """A declared divergence. One verdict is strict: a result that stops diverging is an
+    unexpected_pass. Several verdicts declare behaviour that depends on the machine (CPU
+    features, oneDNN, OS): any of them is accepted, `pass` included when listed, and the result
+    says which one happened here."""
+
+    verdicts: tuple[str, ...]
     reason: str
     link: str | None = None
     devices: tuple[str, ...] | None = None
+    condition: str | None = None  # what the outcome depends on, where the cause is known
+
+    @property
+    def machine_dependent(self) -> bool:
+        return len(self.verdicts) > 1
+
+    @property
+    def verdict(self) -> str:
+        """The verdicts as written: 'error', or 'error | pass'."""
+        return " | ".join(self.verdicts)
+
+    def as_record(self) -> dict[str, object]:
+        """The expectation as results.json holds it (docs/results.md)."""
+        return {"verdict": self.verdicts[0] if len(self.verdicts) == 1 else list(self.verdicts),
+                "reason": self.reason, "link": self.link, "condition": self.condition,
+                "machine_dependent": self.machine_dependent}
 
 
 @_pickled_by_fields

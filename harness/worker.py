@@ -2,7 +2,7 @@
 
 Messages in: a batch [(task_id, pack(case, x, upstream), plan, device), ...] or None to stop
 (a case goes to every framework's worker: it is pickled once).
-Messages out: ("ready", Probe) | ("probe_error", text) once, then a list per batch of
+Messages out: ("ready", Probe) | ("not_installed", text) | ("probe_error", text) once, then a list per batch of
 ("ok", task_id, Outcome) | ("error", task_id, text). Batches keep pipe traffic (and the process
 wake-ups it costs) to one round trip per few cases. While a task runs, `progress` (shared
 memory: [task id, time.monotonic() it started]) says which one, so a crash or hang in the middle
@@ -45,6 +45,9 @@ def serve(conn: Any, module: str, env: dict[str, str], progress: Any, log: str |
     try:
         adapter = importlib.import_module(module)
         conn.send(("ready", adapter.probe()))
+    except ModuleNotFoundError as exc:  # the framework's package is absent: its results are skipped
+        conn.send(("not_installed", error_text(exc)))
+        return
     except BaseException as exc:  # noqa: BLE001 - any failure to start is reported, not raised
         conn.send(("probe_error", error_text(exc)))
         return

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import compare, reference
+from harness import compare, expectations, reference
 from harness.adapters.base import Outcome
 from harness.inputs import make_input
 from tests.helpers import case_from
@@ -166,3 +166,26 @@ def test_agreement_of_outputs_equal_to_the_reference_needs_no_arithmetic(tmp_pat
     pairs = compare.agreement(case, {"a": same, "b": same.copy(), "c": off}, exact=frozenset({"a", "b"}))
     assert [(p["a"], p["b"], p["agree"], p["max_abs"]) for p in pairs] == [
         ("a", "b", True, 0.0), ("a", "c", False, 1.0), ("b", "c", False, 1.0)]
+
+
+@pytest.mark.parametrize("raw,final,note", [
+    ("error", "known_divergence", "machine-dependent (oneDNN on): error on this machine, declared error | pass: why"),
+    ("pass", "pass", "machine-dependent (oneDNN on): pass on this machine, declared error | pass: why"),
+    ("numeric_mismatch", "numeric_mismatch", "expected error | pass, got numeric_mismatch"),
+])
+def test_machine_dependent_expectation_accepts_each_listed_outcome(raw, final, note) -> None:
+    from harness.spec import Expectation
+
+    either = Expectation(("error", "pass"), "why", condition="oneDNN on")
+    assert expectations.apply(raw, either, "cpu") == (final, note)
+
+
+def test_a_single_expectation_stays_strict() -> None:
+    from harness.spec import Expectation
+
+    one = Expectation(("error",), "why")
+    assert expectations.apply("error", one, "cpu") == ("known_divergence", "why")
+    assert expectations.apply("pass", one, "cpu")[0] == "unexpected_pass"
+    assert expectations.apply("numeric_mismatch", one, "cpu")[0] == "numeric_mismatch"
+    either_but_divergent = Expectation(("error", "numeric_mismatch"), "why")  # pass is not among them
+    assert expectations.apply("pass", either_but_divergent, "cpu")[0] == "unexpected_pass"

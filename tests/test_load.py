@@ -11,6 +11,8 @@ import pytest
 
 from harness.cases import load_cases
 from harness.errors import CaseErrors
+from harness.load import read_file
+from harness.normalise import normalise
 
 GOOD_INPUT = "input: {shape: [1, 1, 4, 4], generator: {kind: randn, seed: 1}}"
 
@@ -66,6 +68,23 @@ BAD = [
      ["frameworks", "unknown name 'pytorch'"]),
     ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n    expect: {jax: {verdict: numeric_mismatch}}\n",
      ["expect.jax.reason", "one-line reason"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n    expect: {jax: {verdict: [error, error], reason: r}}\n",
+     ["c.yaml:6:", "expect.jax.verdict", "different verdicts", "['error', 'error']"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n    expect: {jax: {verdict: [error, crash], reason: r}}\n",
+     ["expect.jax.verdict", "different verdicts"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n    expect: {jax: {verdict: pass, reason: r}}\n",
+     ["expect.jax.verdict", "machine-dependent behaviour, e.g. [error, pass]", "got 'pass'"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n    expect: {jax: {verdict: error, reason: r, condition: AVX-512}}\n",
+     ["expect.jax.condition", "list the verdicts it chooses between"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    matrix: {kernel_size: [2, 3]}\n"
+     "    expect: {jax: {verdict: error, reason: r, when: {stride: 2}}}\n",
+     ["c.yaml:6:", "case 'a-k2'", "expect.jax.when.stride", "not a matrix key of this case (matrix keys: kernel_size)"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    matrix: {kernel_size: [2, 3]}\n"
+     "    expect: {jax: {verdict: error, reason: r, when: {kernel_size: 4}}}\n",
+     ["expect.jax.when.kernel_size", "4 is not one of the matrix values [2, 3]"]),
+    ("cases:\n  - id: a\n    op: max_pool\n    " + GOOD_INPUT + "\n    params: {kernel_size: 2}\n"
+     "    expect: {jax: {verdict: error, reason: r, when: {kernel_size: 2}}}\n",
+     ["expect.jax.when", "this case has no matrix"]),
     ("cases:\n  - id: a\n    op: max_pool\n    input: {shape: [1, 1, 4], dtype: int32, generator: {kind: randn}, inject: [{value: nan, at: [[0, 0, 1]]}]}\n    params: {kernel_size: 2}\n",
      ["input.inject[0].value", "int32 input cannot hold nan"]),
     ("cases:\n  - id: a\n    op: max_pool\n    input: {shape: [1, 1, 4], dtype: int32, generator: {kind: randn}}\n    params: {kernel_size: 2}\n    grad: true\n",
@@ -353,3 +372,39 @@ def test_mangled_case_files_fail_cleanly(tmp_path: Path) -> None:
             load_cases([str(path)])
         except CaseErrors as exc:
             assert all("\n" not in str(e) and str(e).startswith(str(path)) for e in exc.errors), text
+
+
+def test_expectations_in_every_form(tmp_path: Path) -> None:
+    """A verdict, a list of one (the same, strict) and a list of outcomes (machine-dependent)."""
+    body = "cases:\n" + "".join(
+        f"  - id: {cid}\n    op: max_pool\n    {GOOD_INPUT}\n    params: {{kernel_size: 2}}\n"
+        f"    expect: {{jax: {{verdict: {verdict}, reason: why{extra}}}}}\n"
+        for cid, verdict, extra in (("one", "error", ""), ("listed", "[error]", ""),
+                                    ("either", "[error, pass]", ", condition: oneDNN on")))
+    path = tmp_path / "c.yaml"
+    path.write_text(body)
+    got = {c.id: c.expect["jax"] for c in normalise(read_file(path))}
+    assert got["one"] == got["listed"]
+    assert got["one"].verdicts == ("error",) and not got["one"].machine_dependent
+    assert got["either"].verdicts == ("error", "pass") and got["either"].machine_dependent
+    assert got["either"].condition == "oneDNN on"
+    assert got["either"].as_record() == {"verdict": ["error", "pass"], "reason": "why", "link": None,
+                                         "condition": "oneDNN on", "machine_dependent": True}
+
+
+def test_when_limits_an_expectation_to_some_of_a_matrix(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(textwrap.dedent(f"""
+        cases:
+          - id: m
+            op: max_pool
+            {GOOD_INPUT}
+            matrix: {{op: [max_pool, avg_pool], kernel_size: [2, 3], stride: [1, 2]}}
+            expect:
+              jax: {{verdict: error, reason: r, when: [{{op: avg_pool, kernel_size: 3}}, {{stride: 1, kernel_size: 2}}]}}
+              torch: {{verdict: error, reason: r}}
+    """))
+    cases = {c.id: c for c in normalise(read_file(path))}
+    assert len(cases) == 8 and all("torch" in c.expect for c in cases.values())
+    assert sorted(cid for cid, c in cases.items() if "jax" in c.expect) == [
+        "m-avg_pool-k2-s1", "m-avg_pool-k3-s1", "m-avg_pool-k3-s2", "m-max_pool-k2-s1"]

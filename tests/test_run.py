@@ -103,6 +103,49 @@ def test_known_divergence_and_strict_unexpected_pass(tmp_path: Path) -> None:
     assert code == 1 and verdicts(doc)["known"] == "unexpected_pass"
 
 
+def test_machine_dependent_expectation_passes_either_way_and_says_which(tmp_path: Path) -> None:
+    extra = textwrap.dedent("""
+      - id: either
+        op: max_pool
+        input: {shape: [1, 1, 4, 4], generator: {kind: randn, seed: 1}}
+        params: {kernel_size: 2}
+        tags: [wrong]
+        expect: {faulty: {verdict: [numeric_mismatch, pass], reason: zeros on some CPUs, condition: AVX-512}}
+    """).replace("\n", "\n  ")
+    for tag, raw, final in (("wrong", "numeric_mismatch", "known_divergence"), ("ok", "pass", "pass")):
+        code, doc = run(tmp_path, suite(tmp_path, ["ok"], extra.replace("tags: [wrong]", f"tags: [{tag}]")))
+        result = next(r for r in doc["results"] if r["case_id"] == "either")
+        assert code == 0 and (result["raw_verdict"], result["verdict"]) == (raw, final)
+        assert result["reason"].startswith(f"machine-dependent (AVX-512): {raw} on this machine")
+        assert result["expectation"]["machine_dependent"] is True
+        assert result["expectation"]["verdict"] == ["numeric_mismatch", "pass"]
+        from harness.findings import render_markdown
+
+        text = render_markdown(doc)
+        assert "## Machine-dependent outcomes" in text and f"| `either` | faulty-cpu | {raw} |" in text
+
+
+def test_a_framework_that_is_not_installed_is_skipped_and_a_broken_one_is_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POOL_PARITY_ADAPTERS", "faulty=tests.faulty_adapter,absent=tests.absent_adapter,"
+                                               "broken=tests.broken_adapter")
+    for isolation in ((), ("--no-isolation",)):
+        out = tmp_path / f"out{len(isolation)}"
+        code = main(["run", str(suite(tmp_path, ["ok"])), "--frameworks", "faulty,absent,broken", "--out", str(out),
+                     "-q", *isolation])
+        doc = json.loads((out / "results.json").read_text())
+        by_fw = {r["framework"]: r for r in doc["results"]}
+        assert code == 1  # the broken one fails the run
+        assert by_fw["faulty"]["verdict"] == "pass"
+        assert by_fw["absent"]["verdict"] == "skipped"
+        assert "absent is not installed here" in by_fw["absent"]["reason"]
+        assert "pool_parity_no_such_framework" in by_fw["absent"]["reason"]
+        assert by_fw["broken"]["verdict"] == "error" and "libframework.so" in by_fw["broken"]["reason"]
+        assert doc["meta"]["frameworks"]["absent"]["not_installed"] is True
+        assert doc["meta"]["frameworks"]["broken"]["not_installed"] is False
+        assert "not installed here" in (out / "index.html").read_text()
+
+
 def test_isolation_off_runs_in_process(tmp_path: Path) -> None:
     code, doc = run(tmp_path, suite(tmp_path, ["ok", "raise"]), "--no-isolation")
     assert code == 1 and verdicts(doc) == {"c0-ok": "pass", "c1-raise": "error"}

@@ -26,6 +26,12 @@ class Probe:
     env: dict[str, str] = field(default_factory=dict)
 
 
+class NotInstalled(str):
+    """A worker's start-up failure because its framework's package is not installed (a
+    ModuleNotFoundError while importing the adapter's framework): its results are `skipped`
+    with this reason, not errors. Any other import failure (a broken install) stays an error."""
+
+
 @dataclass
 class Outcome:
     output: np.ndarray

@@ -57,9 +57,23 @@ def probe() -> Probe:
             pass
     elif mod.cuda.is_available():
         devices["gpu"] = mod.cuda.get_device_name(0)
-    return Probe(versions={"keras": keras.__version__, backend: str(mod.__version__)}, devices=devices,
-                 env={"KERAS_BACKEND": backend,
-                      "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS") or "unset (TF default: on)"})
+    env = {"KERAS_BACKEND": backend}
+    if backend == "tensorflow":
+        env["TF_ENABLE_ONEDNN_OPTS"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS") or "unset"
+        env["oneDNN ops"] = _onednn_state()
+    return Probe(versions={"keras": keras.__version__, backend: str(mod.__version__)}, devices=devices, env=env)
+
+
+def _onednn_state() -> str:
+    """Whether TF runs its oneDNN ops here. Unset, TF turns them on only on x86 CPUs with
+    AVX512_VNNI / AVX512_BF16 / AMX (https://github.com/tensorflow/tensorflow/pull/56039), and
+    some results depend on it (cases/global_adaptive.yaml: adaptive-max-out1)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return "on" if _pywrap_util_port.IsMklEnabled() else "off"
+    except (ImportError, AttributeError):  # a TF without the query: say so rather than guess
+        return "unknown"
 
 
 # ---------------------------------------------------------------- planning (no keras import)
