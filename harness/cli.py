@@ -11,11 +11,13 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness import adapters
+from harness.baseline import Baseline
+from harness.baseline import apply as apply_baseline
+from harness.baseline import load as load_baseline
 from harness.cases import load_cases
 from harness.config import RunConfig, default_jobs, default_threads
 from harness.diff import DEFAULT_FAIL_ON
@@ -189,7 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.case_timeout > 0:
         raise HarnessError(f"--case-timeout must be > 0 seconds, got {args.case_timeout:g}")
     threads = args.threads if args.threads is not None else default_threads(args.jobs * len(args.frameworks))
-    baseline = _load_baseline(args)  # a bad baseline or --fail-on is refused before anything runs
+    baseline = load_baseline(args.baseline, args.fail_on)  # a bad one is refused before anything runs
     load_started = time.process_time()
     loaded = load_cases(args.paths, args.seed)
     cases, orders = select_shard(_select(loaded, args.select), args.shard)
@@ -206,45 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run(config, cases, orders, load_seconds, baseline)
 
 
-@dataclass
-class _Baseline:
-    path: Path
-    doc: dict[str, Any]
-    fail_on: str
-    rules: dict[str, Any]
-    drop: set[str] = field(default_factory=set)
-
-
-def _load_baseline(args: argparse.Namespace) -> _Baseline | None:
-    from harness.diff import parse_fail_on
-    from harness.results import read_results
-
-    if args.baseline is None:
-        if args.fail_on is not None:
-            raise HarnessError("--fail-on needs --baseline PATH (the results to diff this run against)")
-        return None
-    fail_on = args.fail_on if args.fail_on is not None else DEFAULT_FAIL_ON
-    rules = parse_fail_on(fail_on)
-    return _Baseline(args.baseline, read_results(args.baseline), fail_on, rules)
-
-
-def _diff_baseline(baseline: _Baseline, config: RunConfig) -> tuple[dict[str, Any], dict[str, int], str]:
-    """Diff the run just written against the baseline, cut to what this run selected; write
-    OUT/diff/; return the report's marks, what --fail-on matched, and the terminal summary."""
-    from harness.diff import compare_runs, failures, restrict
-    from harness.report.diff import baseline_marks, summary_text, write_diff
-    from harness.results import read_results
-
-    old = restrict(baseline.doc, baseline.drop, config.frameworks, config.devices)
-    diff = compare_runs(old, read_results(config.out), names=(str(baseline.path), str(config.out)))
-    hits = failures(diff, baseline.rules)
-    write_diff(diff, config.out / "diff", hits, baseline.fail_on)
-    return (baseline_marks(diff, str(baseline.path), hits, baseline.fail_on), hits,
-            summary_text(diff, hits, baseline.fail_on, config.out / "diff"))
-
-
 def _run(config: RunConfig, cases: list[Case], orders: list[int], load_seconds: float,
-         baseline: _Baseline | None = None) -> int:
+         baseline: Baseline | None = None) -> int:
     from harness.report import render_all
     from harness.results import ResultWriter
     from harness.run import Runner
@@ -272,7 +237,7 @@ def _run(config: RunConfig, cases: list[Case], orders: list[int], load_seconds: 
     hits: dict[str, int] = {}
     told = ""
     if baseline is not None and finished:  # an interrupted run would show its missing cases as removed
-        marks, hits, told = _diff_baseline(baseline, config)
+        marks, hits, told = apply_baseline(baseline, config.out, config.frameworks, config.devices)
     summary = render_all(stored, config.out, marks)
     print_summary(summary, config.out)
     if told:

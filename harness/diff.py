@@ -34,6 +34,7 @@ DEFAULT_FAIL_ON = "verdict-change,new-divergence,drift>4ulp"
 
 CASE_FIELDS = ("op", "input", "params", "grad", "ref_shape")  # compared between the two sides' case records
 STATS = ("max_abs", "max_ulp", "mismatches", "nan_mismatches", "inf_mismatches", "total")
+_LOG_PATH = re.compile(r"\S*/logs/([\w.+-]+\.log)\b")
 NUMERIC_PARTS = ("output", "grad")  # indices are compared exactly: a change there is a verdict change
 
 
@@ -175,9 +176,15 @@ def result_changes(a: dict[str, Any], b: dict[str, Any], same_framework: bool = 
             out += _drift(ca, cb)
     if a["expectation"] != b["expectation"]:
         out.append({"kind": "expectation-change", "before": a["expectation"], "after": b["expectation"]})
-    if a["error"] and b["error"] and a["error"] != b["error"]:
+    if a["error"] and b["error"] and _error(a["error"]) != _error(b["error"]):
         out.append({"kind": "error-change", "before": a["error"], "after": b["error"]})
     return out
+
+
+def _error(text: str) -> str:
+    """An error message without the run's own directory: a crash names its log file
+    (harness/pool.py: "its messages are in OUT/logs/keras.log"), and OUT differs between runs."""
+    return _LOG_PATH.sub(r"logs/\1", text)
 
 
 def _plan(r: dict[str, Any], with_call: bool) -> dict[str, Any]:
@@ -247,7 +254,8 @@ def _findings(old: dict[str, Any], new: dict[str, Any], drop_framework: bool) ->
     """Divergence groups (harness.findings.collect) that appeared, vanished or changed size."""
     def groups(doc: dict[str, Any]) -> dict[tuple[str, ...], dict[str, Any]]:
         found, _ = collect(doc)
-        return {(g["verdict"], g["explanation"]) if drop_framework else (g["framework"], g["verdict"], g["explanation"]):
+        return {(g["verdict"], _error(g["explanation"])) if drop_framework
+                else (g["framework"], g["verdict"], _error(g["explanation"])):
                 {k: g[k] for k in ("framework", "verdict", "explanation", "count", "smallest", "links", "known")}
                 for g in found}
 

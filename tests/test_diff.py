@@ -180,6 +180,21 @@ def test_mode_error_and_version_changes(avg_cases: Path, tmp_path: Path, monkeyp
     assert len(d["findings"]["vanished"]) == 1 and d["findings"]["new"] == [] and back == 1
 
 
+def test_a_crash_in_two_runs_is_no_change_though_its_log_is_in_each_run_dir(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash's error names the run's own log file; the directories differ, the error does not."""
+    monkeypatch.setenv("POOL_PARITY_ADAPTERS", "faulty=tests.faulty_adapter")
+    cases = tmp_path / "crash.yaml"
+    cases.write_text(GEN.split("  - id: gen-max")[0].replace("generator: {kind: arange}}", "generator: {kind: arange}}\n"
+                                                                  "    tags: [crash]"))
+    for name in ("a", "b"):
+        assert main(["run", str(cases), "--frameworks", "faulty", "--out", str(tmp_path / name), "-q", "--jobs", "1"]) == 1
+    errors = [json.loads((tmp_path / n / "results.json").read_text())["results"][0]["error"] for n in ("a", "b")]
+    assert errors[0] != errors[1] and f"{tmp_path / 'a'}/logs/faulty.log" in errors[0]
+    code, d = diff(tmp_path, str(tmp_path / "a"), str(tmp_path / "b"), "--fail-on", "any")
+    assert d["counts"] == {} and code == 0
+
+
 def test_between_two_frameworks_and_two_devices_of_one_run(avg_cases: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     assert drift_run(tmp_path / "r", avg_cases, monkeypatch, frameworks="standin,drift", ULPS="2") == 0
