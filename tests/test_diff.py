@@ -345,10 +345,14 @@ def test_matrix_page_highlights_what_changed_per_version_set(avg_cases: Path, tm
                if cell["changes"]}
     assert changed == {("gen-avg-k2-s1", "newer"): ["drift"],
                        ("gen-avg-k3-s1", "older"): ["verdict-change", "new-divergence"]}
+    named = {(row["case_id"], n): list(cell["results"]) for row in m["rows"] for n, cell in row["cells"].items()
+             if cell["results"]}
+    assert named == {("gen-avg-k2-s1", "newer"): ["drift-cpu"], ("gen-avg-k3-s1", "older"): ["drift-cpu"]}
     html = (runs / "index.html").read_text()
     assert html.count('class="cell severe"') == 1 and html.count('class="cell moved"') == 1
     assert 'href="older/diff/index.html"' in html and 'href="older/diff/index.html#r-gen-avg-k3-s1/drift-cpu"' in html
-    assert "| `gen-avg-k3-s1` | older | verdict-change, new-divergence |" in (runs / "matrix.md").read_text()
+    assert ("| `gen-avg-k3-s1` | older | verdict-change, new-divergence | drift-cpu: verdict-change, new-divergence |"
+            in (runs / "matrix.md").read_text())
 
 
 def test_every_kind_and_the_default_are_documented() -> None:

@@ -31,23 +31,39 @@ def build(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     cells: dict[tuple[str, str], dict[str, Any]] = {}
     for n in names:
         for r in runs[n]["results"]:
-            cell = cells.setdefault((r["case_id"], n), {"verdicts": {}, "changes": [], "href": None})
+            cell = cells.setdefault((r["case_id"], n), _cell())
             cell["verdicts"][f"{r['framework']}-{r['device']}"] = r["verdict"]
     for n, diff in diffs.items():
         for r in diff["results"]:
             cell = cells[(r["case_id"], n)]
-            cell["changes"] = list(dict.fromkeys([*cell["changes"], *(e["kind"] for e in r["changes"])]))
-            cell["href"] = cell["href"] or href(r, page="")  # the fragment on the run's diff page
+            kinds = list(dict.fromkeys(e["kind"] for e in r["changes"]))
+            cell["changes"] = list(dict.fromkeys([*cell["changes"], *kinds]))
+            cell["results"][r["label"]] = {"kinds": kinds, "href": href(r, page="")}  # fragment on the diff page
         for kind, entries in (("result-added", diff["results_added"]), ("result-removed", diff["results_removed"])):
             for r in entries:
-                cells.setdefault((r["case_id"], n), {"verdicts": {}, "changes": [], "href": None})["changes"].append(kind)
+                cell = cells.setdefault((r["case_id"], n), _cell())
+                cell["changes"].append(kind)
+                cell["results"][r["label"]] = {"kinds": [kind], "href": None}
         for kind, name in (("case-added", "added"), ("case-removed", "removed"), ("case-change", "changed")):
             for c in diff["cases"][name]:
-                cells.setdefault((c["case_id"], n), {"verdicts": {}, "changes": [], "href": None})["changes"].append(kind)
+                cells.setdefault((c["case_id"], n), _cell())["changes"].append(kind)
     columns = [{"name": n, "versions": _versions(runs[n]), "counts": diffs[n]["counts"] if n in diffs else None,
                 "environment": diffs[n]["environment"] if n in diffs else []} for n in names]
     rows = [{"case_id": cid, "cells": {n: cells.get((cid, n)) for n in names}} for cid in case_ids]
     return {"baseline": base, "columns": columns, "rows": rows}
+
+
+def _cell() -> dict[str, Any]:
+    """One run's view of one case: verdict per framework-device, the kinds of change of the case,
+    and per changed result its kinds and its place on the run's diff page."""
+    return {"verdicts": {}, "changes": [], "results": {}}
+
+
+def _common(verdicts: dict[str, str]) -> tuple[str | None, int]:
+    """The verdict most results of a cell share, and how many: the cell says it once."""
+    values = list(verdicts.values())
+    top = max(set(values), key=lambda v: (values.count(v), v)) if values else None
+    return top, values.count(top) if top else 0
 
 
 def _versions(doc: dict[str, Any]) -> dict[str, str]:
@@ -73,8 +89,9 @@ def render_markdown(matrix: dict[str, Any]) -> str:
     changed = _changed(matrix)
     lines += ["", f"## Changed cells ({len(changed)})", ""]
     if changed:
-        lines += ["| case | run | changes | verdicts |", "|---|---|---|---|"]
+        lines += ["| case | run | changes | changed results | verdicts |", "|---|---|---|---|---|"]
         lines += [f"| `{cid}` | {n} | {', '.join(cell['changes'])} | "
+                  + "; ".join(f"{k}: {', '.join(r['kinds'])}" for k, r in cell["results"].items()) + " | "
                   + ", ".join(f"{k} {v}" for k, v in cell["verdicts"].items()) + " |" for cid, n, cell in changed]
     else:
         lines.append("None: every run gives every case the results of the baseline.")
@@ -90,7 +107,7 @@ def write_matrix(runs: dict[str, dict[str, Any]], paths: dict[str, Path], out: P
     out.mkdir(parents=True, exist_ok=True)
     (out / "matrix.json").write_text(json.dumps(matrix, indent=1) + "\n", encoding="utf-8")
     (out / "matrix.md").write_text(render_markdown(matrix), encoding="utf-8")
-    _ENV.get_template("matrix.html.j2").stream(matrix=matrix, severe=SEVERE).dump(
+    _ENV.get_template("matrix.html.j2").stream(matrix=matrix, severe=SEVERE, common=_common).dump(
         str(out / "index.html"), encoding="utf-8")
     lines = [f"matrix: {len(matrix['columns'])} runs, {len(matrix['rows'])} cases, baseline {matrix['baseline']}"]
     lines += [f"  {c['name']}: " + (", ".join(f"{k} {n}" for k, n in c["counts"].items()) or "no change")
