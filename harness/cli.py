@@ -352,6 +352,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     diff = compare_runs(old, new, cut, names)
     hits = failures(diff, rules)
     if args.out:
+        _not_a_run(args.out)
         with _output_dir(args.out):
             write_diff(diff, args.out, hits, args.fail_on)
     print(summary_text(diff, hits, args.fail_on, args.out))
@@ -362,12 +363,20 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from harness.report.matrix import write_matrix
     from harness.results import read_results
 
+    _not_a_run(args.out)
     runs = {_run_name(p): read_results(p) for p in args.results}
     if len(runs) != len(args.results):
         raise HarnessError("matrix: two runs have the same name (their directory names must differ)")
     with _output_dir(args.out):
         print(write_matrix(runs, {_run_name(p): p for p in args.results}, args.out))
     return EXIT_OK
+
+
+def _not_a_run(out: Path) -> None:
+    """A diff or matrix page written into a run's directory would replace that run's index.html."""
+    if (out / "results.json").is_file():
+        raise HarnessError(f"--out {out} holds a run's results and report; give this its own directory "
+                           f"(e.g. {out / 'diff'})")
 
 
 def _run_name(path: Path) -> str:

@@ -307,6 +307,7 @@ def test_bad_input_and_usage_are_one_line_and_exit_2(base: Path, tmp_path: Path,
     calls = [["diff", str(base), str(tmp_path / "missing")], ["diff", str(base), str(broken)],
              ["diff", str(base)], ["diff", str(base), str(base), str(base)], ["diff", str(base), "--between", "cpu"],
              ["diff", str(base), str(base), "--fail-on", "verdict-change,drift>4ulps"],
+             ["diff", str(base), str(base), "--out", str(base)], ["matrix", str(base), "--out", str(base)],
              ["run", str(ROOT / "cases" / "seeds.yaml"), "--fail-on", "any", "--out", str(tmp_path / "x")],
              ["run", str(ROOT / "cases" / "seeds.yaml"), "--baseline", str(broken), "--out", str(tmp_path / "y")]]
     capsys.readouterr()
@@ -315,6 +316,7 @@ def test_bad_input_and_usage_are_one_line_and_exit_2(base: Path, tmp_path: Path,
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("pool-parity: "), (argv, err)
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()  # refused before anything ran
+    assert "Nothing changed" not in (base / "index.html").read_text()  # the run's own report is left alone
 
 
 def test_diff_and_matrix_import_no_framework(base: Path, tmp_path: Path) -> None:
