@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from harness.errors import CaseError, CaseErrors, HarnessError
-from harness.load import RawCase, read_file
+from harness.load import Budget, Limits, RawCase, SuiteTooLarge, read_file
 from harness.normalise import normalise
 from harness.spec import Case
 
@@ -28,15 +28,19 @@ def case_files(paths: list[str] | tuple[str, ...]) -> list[Path]:
     return files
 
 
-def load_cases(paths: list[str] | tuple[str, ...] = (), run_seed: int = 0) -> list[Case]:
+def load_cases(paths: list[str] | tuple[str, ...] = (), run_seed: int = 0, limits: Limits | None = None) -> list[Case]:
     """Load, validate and expand every case, streaming (a case's parse is garbage before the
-    next is read); all problems are raised together."""
+    next is read); all problems are raised together, except a suite past `limits.cases`, which
+    stops the load at once."""
     errors: list[CaseError] = []
+    budget = Budget(limits or Limits())
 
     def raws() -> Iterator[RawCase]:
         for f in case_files(paths):
             try:
-                yield from read_file(f)
+                yield from read_file(f, budget)
+            except SuiteTooLarge:
+                raise
             except CaseErrors as exc:
                 errors.extend(exc.errors)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from typing import Any
 
 from harness.errors import CaseError
@@ -46,8 +47,13 @@ class _Checker:
         return value
 
 
+_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 3, 6, 4, 40, 40
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    """A bad value, briefly: repr bounded in depth and length (a value may be huge or nested)."""
+    text = _REPR.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -22,6 +22,7 @@ from harness.cases import load_cases
 from harness.config import RunConfig, default_jobs, default_threads
 from harness.diff import DEFAULT_FAIL_ON
 from harness.errors import CaseErrors, HarnessError
+from harness.load import Limits
 from harness.spec import ACCEPTABLE, Case
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -49,6 +50,29 @@ def _shard(text: str) -> tuple[int, int]:
     if not 1 <= k <= n:
         raise argparse.ArgumentTypeError(f"need 1 <= K <= N, got {text}")
     return k, n
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    """The loader limits a real suite may need more of (README, "Case files")."""
+    default = Limits()
+    parser.add_argument("--max-cases", type=_positive, default=default.cases,
+                        help=f"cases the whole suite may expand to (default {default.cases:,})")
+    parser.add_argument("--max-matrix", type=_positive, default=default.matrix,
+                        help=f"cases one matrix: may expand to (default {default.matrix:,})")
+
+
+def _load(args: argparse.Namespace, seed: int = 0) -> list[Case]:
+    return load_cases(args.paths, seed, Limits(cases=args.max_cases, matrix=args.max_matrix))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,15 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--baseline", type=Path, help="results.json or run directory to diff this run against "
                      "(the diff goes in OUT/diff/, the report marks what changed)")
     run.add_argument("--fail-on", help=f"with --baseline: changes that make the exit status 1 (default {DEFAULT_FAIL_ON})")
+    _add_limits(run)
 
     for name, text in (("list", "print the expanded case ids"), ("validate", "check case files without running")):
         p = sub.add_parser(name, help=text)
         p.add_argument("paths", nargs="*", default=["cases"])
+        _add_limits(p)
 
     explain = sub.add_parser("explain", help="show what each framework will do for a case")
     explain.add_argument("case_id")
     explain.add_argument("paths", nargs="*", default=["cases"])
     explain.add_argument("--frameworks", type=_csv(names), default=adapters.DEFAULT_FRAMEWORKS)
+    _add_limits(explain)
 
     report = sub.add_parser("report", help="render (and merge) results.json files into one report")
     report.add_argument("results", nargs="+", type=Path)
@@ -134,13 +161,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    for case in load_cases(args.paths):
+    for case in _load(args):
         print(case.id)
     return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    cases = load_cases(args.paths)
+    cases = _load(args)
     print(f"{len(cases)} cases OK")
     return EXIT_OK
 
@@ -193,7 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     threads = args.threads if args.threads is not None else default_threads(args.jobs * len(args.frameworks))
     baseline = load_baseline(args.baseline, args.fail_on)  # a bad one is refused before anything runs
     load_started = time.process_time()
-    loaded = load_cases(args.paths, args.seed)
+    loaded = _load(args, args.seed)
     cases, orders = select_shard(_select(loaded, args.select), args.shard)
     load_seconds = time.process_time() - load_started
     if not cases:
@@ -302,7 +329,7 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     from harness.explain import explain
 
-    cases = [c for c in load_cases(args.paths) if c.id == args.case_id]
+    cases = [c for c in _load(args) if c.id == args.case_id]
     if not cases:
         raise HarnessError(f"no case with id '{args.case_id}' under {' '.join(args.paths)}")
     print(explain(cases[0], args.frameworks))

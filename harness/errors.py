@@ -29,12 +29,18 @@ class CaseError(HarnessError):
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        parts = [where]
+        parts = [printable(where)]
         if self.case_id:
-            parts.append(f"case '{self.case_id}'")
+            parts.append(f"case '{printable(self.case_id)}'")
         if self.field:
-            parts.append(self.field)
+            parts.append(printable(self.field))
         return ": ".join(parts) + f": {self.message}"
+
+
+def printable(text: str) -> str:
+    """Text with control and bidi characters written as escapes, so that a hostile name cannot
+    move the terminal's cursor or reorder the line it is printed on."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 class CaseErrors(HarnessError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import itertools
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,6 +40,41 @@ class _DuplicateKey(Exception):
         self.key, self.line = key, line
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one suite may ask of the loader (docs: README "Case files"). Hostile or mistaken files
+    (an alias bomb, thousands of nested brackets, a grid of 10**8 combinations) are refused in one
+    line, within a second and in bounded memory, instead of hanging or exhausting the machine.
+    `cases` and `matrix` are what a real suite may need more of: `--max-cases` / `--max-matrix`."""
+
+    cases: int = 100_000  # cases in the whole suite, after matrix expansion
+    matrix: int = 10_000  # cases one `matrix:` entry expands to
+    aliases: int = 100_000  # values that aliases (*name, <<: *name) expand to, per file
+    depth: int = 64  # nesting of mappings and lists
+    file_bytes: int = 64 << 20  # size of one case file
+
+
+@dataclass
+class Budget:
+    """The limits of one load and the cases counted against `Limits.cases` so far (a suite's
+    files share one budget)."""
+
+    limits: Limits = Limits()
+    cases: int = 0
+
+
+class SuiteTooLarge(CaseErrors):
+    """The suite passed `Limits.cases`: loading stops at once (every later case would say so too)."""
+
+
+class _TooMuch(Exception):
+    """A limit was passed while parsing; the message says which and where."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line, self.message = line, message
+
+
 if hasattr(yaml, "CSafeLoader"):  # libyaml parses; values are built from its events (_value)
     from yaml._yaml import CParser
 
@@ -50,6 +86,8 @@ if hasattr(yaml, "CSafeLoader"):  # libyaml parses; values are built from its ev
             SafeConstructor.__init__(self)
             Resolver.__init__(self)
             self.plain_scalars: dict[str, Any] = {}
+            self.limits, self.values, self.aliased = Limits(), 0, 0
+            self.sizes: dict[str, int] = {}  # anchor: values its mapping or list holds, nested ones included
 else:  # pragma: no cover - PyYAML without libyaml
 
     class _Loader(yaml.SafeLoader):  # type: ignore[no-redef]
@@ -58,26 +96,40 @@ else:  # pragma: no cover - PyYAML without libyaml
         def __init__(self, stream: str) -> None:
             super().__init__(stream)
             self.plain_scalars: dict[str, Any] = {}
+            self.limits, self.values, self.aliased = Limits(), 0, 0
+            self.sizes: dict[str, int] = {}
 
+
+# YAML 1.2's floats without a dot: `1e10` is a number (YAML 1.1, and so PyYAML, reads it as the
+# string '1e10'; a case author writing it means the number).
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+                              list("-+0123456789"))
 
 _STR = "tag:yaml.org,2002:str"
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _NONSPECIFIC = (None, "!")
 
 
-def _value(loader: _Loader, anchors: dict[str, Any]) -> Any:
+def _value(loader: _Loader, anchors: dict[str, Any], depth: int = 0) -> Any:
     """The value at the loader's next event, built straight from the events (no node tree):
     mappings as Nodes with their lines, lists, scalars as the safe loader makes them. Anchors
     and aliases work across the file, merge keys (<<) give way to the mapping's own keys, a
-    duplicate key fails, and an explicit tag the safe loader does not know fails."""
+    duplicate key fails, and an explicit tag the safe loader does not know fails. Nesting past
+    `Limits.depth`, and aliases that would expand past `Limits.aliases` values, fail: an alias is
+    one shared object here, but whatever walks the value later (a check, a matrix, a message)
+    would walk every copy."""
     event = loader.get_event()
     kind = type(event)
+    loader.values += 1
+    if depth > loader.limits.depth:
+        raise _TooMuch(event.start_mark.line + 1, f"nested deeper than {loader.limits.depth} levels")
     if kind is yaml.ScalarEvent:
         value = _scalar(loader, event)
     elif kind is yaml.MappingStartEvent:
         _check_tag(loader, event, _MAP)
         value = Node()
         value.line = event.start_mark.line + 1
+        start = loader.values
         if event.anchor is not None:
             anchors[event.anchor] = value
         merged: list[Node] = []
@@ -87,15 +139,15 @@ def _value(loader: _Loader, anchors: dict[str, Any]) -> Any:
             if (type(key_event) is yaml.ScalarEvent and key_event.value == "<<" and key_event.implicit[0]
                     and key_event.tag in _NONSPECIFIC):
                 loader.get_event()
-                merged.extend(_merge_sources(_value(loader, anchors), key_event))
+                merged.extend(_merge_sources(_value(loader, anchors, depth + 1), key_event))
                 continue
-            key = _value(loader, anchors)
+            key = _value(loader, anchors, depth + 1)
             if isinstance(key, (list, dict)):
                 raise yaml.constructor.ConstructorError(None, None, "a mapping key must be a plain value",
                                                         key_event.start_mark)
             if key in value:
                 raise _DuplicateKey(str(key), line)
-            value[key] = _value(loader, anchors)
+            value[key] = _value(loader, anchors, depth + 1)
             value.key_lines[str(key)] = line
         loader.get_event()
         for source in merged:  # earlier sources win over later ones, own keys over all
@@ -103,24 +155,38 @@ def _value(loader: _Loader, anchors: dict[str, Any]) -> Any:
                 if k not in value:
                     value[k] = v
                     value.key_lines[str(k)] = source.line_of(str(k))
+        if event.anchor is not None:
+            loader.sizes[event.anchor] = loader.values - start + 1
         return value
     elif kind is yaml.SequenceStartEvent:
         _check_tag(loader, event, _SEQ)
         value = []
+        start = loader.values
         if event.anchor is not None:
             anchors[event.anchor] = value
         while not loader.check_event(yaml.SequenceEndEvent):
-            value.append(_value(loader, anchors))
+            value.append(_value(loader, anchors, depth + 1))
         loader.get_event()
+        if event.anchor is not None:
+            loader.sizes[event.anchor] = loader.values - start + 1
         return value
     elif kind is yaml.AliasEvent:
         if event.anchor not in anchors:
             raise yaml.composer.ComposerError(None, None, f"found undefined alias {event.anchor!r}", event.start_mark)
+        size = loader.sizes.get(event.anchor)
+        if size is None:  # its anchor is still open: the value would contain itself
+            raise _TooMuch(event.start_mark.line + 1, f"alias *{event.anchor} refers to a value that contains it")
+        loader.values += size - 1  # the alias counts as every value it repeats
+        loader.aliased += size
+        if loader.aliased > loader.limits.aliases:
+            raise _TooMuch(event.start_mark.line + 1,
+                           f"aliases expand to more than {loader.limits.aliases:,} values (an alias bomb?)")
         return anchors[event.anchor]
     else:  # pragma: no cover - the parser gives nothing else inside a document
         raise yaml.composer.ComposerError(None, None, f"unexpected {kind.__name__}", event.start_mark)
     if event.anchor is not None:
         anchors[event.anchor] = value
+        loader.sizes[event.anchor] = 1
     return value
 
 
@@ -190,17 +256,18 @@ def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def read_file(path: Path) -> Iterator[RawCase]:
+def read_file(path: Path, budget: Budget | None = None) -> Iterator[RawCase]:
     """Parse one file into RawCases, a case at a time (memory stays flat however long the file);
-    structural problems are raised together as CaseErrors once the file has been read."""
+    structural problems are raised together as CaseErrors once the file has been read. Every
+    limit of `budget` (default: Limits()) is checked before the work it bounds is done."""
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CaseErrors([CaseError(name, None, None, None, f"cannot read: {exc.strerror}")]) from None
+    budget = budget or Budget()
+    text = _text(path, budget.limits)
     errors: list[CaseError] = []
     try:
-        yield from _read(name, text, errors)
+        yield from _read(name, text, errors, budget)
+    except _TooMuch as exc:
+        errors.append(CaseError(name, exc.line, None, None, exc.message))
     except _DuplicateKey as exc:
         errors.append(CaseError(name, exc.line, None, exc.key, "duplicate key"))
     except yaml.YAMLError as exc:
@@ -212,13 +279,33 @@ def read_file(path: Path) -> Iterator[RawCase]:
         raise CaseErrors(errors)
 
 
+def _text(path: Path, limits: Limits) -> str:
+    """The file as text: UTF-8 (a BOM allowed), at most `limits.file_bytes`."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > limits.file_bytes:
+            raise CaseErrors([CaseError(name, None, None, None, f"{size:,} bytes, more than a case file may hold "
+                                                                f"({limits.file_bytes:,})")])
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CaseErrors([CaseError(name, None, None, None, f"cannot read: {exc.strerror}")]) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise CaseErrors([CaseError(name, line, None, None, f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset "
+                                                            f"{exc.start} (save the file as UTF-8)")]) from None
+
+
 _DEFAULTS_LATER = re.compile(r"^defaults\s*:", re.MULTILINE)
 _NOT_A_FILE = "file must be a mapping with a 'cases:' list"
 
 
-def _read(name: str, text: str, errors: list[CaseError]) -> Iterator[RawCase]:
+def _read(name: str, text: str, errors: list[CaseError], budget: Budget) -> Iterator[RawCase]:
     """Walk the top-level mapping by events; compose and yield the items of `cases:` one by one."""
     loader = _Loader(text)
+    loader.limits = budget.limits
     loader.get_event()  # stream start
     if loader.check_event(yaml.DocumentStartEvent):
         loader.get_event()
@@ -240,7 +327,7 @@ def _read(name: str, text: str, errors: list[CaseError]) -> Iterator[RawCase]:
             if hold:
                 held.append((key_line, list(items)))
             else:
-                yield from _expand_items(name, key_line, defaults, items, lines, errors)
+                yield from _expand_items(name, key_line, defaults, items, lines, errors, budget)
             continue
         value = _value(loader, anchors)
         if key == "cases":
@@ -255,7 +342,7 @@ def _read(name: str, text: str, errors: list[CaseError]) -> Iterator[RawCase]:
             errors.append(CaseError(name, key_line, None, str(key),
                                     f"unknown top-level key{suggest(str(key), ['cases', 'defaults'])}"))
     for key_line, later in held:
-        yield from _expand_items(name, key_line, defaults, iter(later), lines, errors)
+        yield from _expand_items(name, key_line, defaults, iter(later), lines, errors, budget)
     loader.get_event()  # mapping end
     loader.get_event()  # document end
     if not loader.check_event(yaml.StreamEndEvent):
@@ -283,14 +370,14 @@ def _items(loader: Any, anchors: dict[str, Any]) -> Iterator[tuple[int, Any, int
 
 
 def _expand_items(name: str, cases_line: int, defaults: Node, items: Iterable[tuple[int, Any, int]],
-                  lines: list[str], errors: list[CaseError]) -> Iterator[RawCase]:
+                  lines: list[str], errors: list[CaseError], budget: Budget) -> Iterator[RawCase]:
     for i, item, next_start in items:
         if not isinstance(item, Node):
             errors.append(CaseError(name, cases_line, None, f"cases[{i}]", "each case must be a mapping"))
             continue
         snippet = "\n".join(lines[item.line - 1 : next_start - 1]).rstrip()
         try:
-            yield from _expand(name, _merge(defaults, item), snippet)
+            yield from _expand(name, _merge(defaults, item), snippet, budget)
         except CaseError as exc:
             errors.append(exc)
 
@@ -307,9 +394,10 @@ def _merge(defaults: Node, item: Node) -> Node:
     return out
 
 
-def _expand(path: str, node: Node, snippet: str) -> list[RawCase]:
+def _expand(path: str, node: Node, snippet: str, budget: Budget) -> list[RawCase]:
     matrix = node.get("matrix")
     if matrix is None:
+        _count(budget, 1, path, node, None)
         return [RawCase(path, node, node.line_of("id"), snippet)]
     case_id = node.get("id") if isinstance(node.get("id"), str) else None
     if not isinstance(matrix, Node) or not matrix:
@@ -322,6 +410,12 @@ def _expand(path: str, node: Node, snippet: str) -> list[RawCase]:
     for key in ("params", "input"):
         if node.get(key) is not None and not isinstance(node[key], Node):
             raise CaseError(path, node.line_of(key), case_id, key, f"must be a mapping, got {node[key]!r}")
+    combinations = math.prod(len(v) for v in matrix.values())
+    if combinations > budget.limits.matrix:
+        raise CaseError(path, node.line_of("matrix"), case_id, "matrix",
+                        f"expands to {combinations:,} cases, more than the limit of {budget.limits.matrix:,} "
+                        "(--max-matrix raises it)")
+    _count(budget, combinations, path, node, case_id)
     out = []
     for combo in itertools.product(*matrix.values()):
         values = tuple(zip(matrix.keys(), combo))
@@ -348,6 +442,15 @@ def _expand(path: str, node: Node, snippet: str) -> list[RawCase]:
             expanded["id"] = "-".join([case_id, *(_id_part(k, v) for k, v in values)])
         out.append(RawCase(path, expanded, node.line_of("id"), snippet, values, matrix))
     return out
+
+
+def _count(budget: Budget, cases: int, path: str, node: Node, case_id: str | None) -> None:
+    """Count cases against the suite's limit before making them."""
+    budget.cases += cases
+    if budget.cases > budget.limits.cases:
+        raise SuiteTooLarge([CaseError(path, node.line, case_id, None,
+                                       f"the suite expands to more than {budget.limits.cases:,} cases "
+                                       "(--max-cases raises the limit)")])
 
 
 _ABBREV = {

@@ -112,8 +112,9 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
     if not isinstance(cid, str) or not cid.strip():
         check.fail(node, "id", "id", f"must be a non-empty string, got {_show(cid)}")
         raise _Bad
-    if any(c.isspace() for c in cid) or "[" in cid or "]" in cid:
-        check.fail(node, "id", "id", "must not contain spaces or brackets")
+    problem = _unsafe_id(cid)
+    if problem:
+        check.fail(node, "id", "id", problem)
     op = node.get("op")
     if op not in OPS:
         check.fail(node, "op", "op", f"must be one of {', '.join(OPS)}, got {_show(op)}{suggest(str(op), OPS)}")
@@ -156,6 +157,25 @@ def _case(check: _Checker, raw: RawCase, run_seed: int) -> Case | None:
         native=_native(check, node),
         yaml_text=raw.yaml_text,
     )
+
+
+ID_PUNCTUATION = "-_.+="
+MAX_ID = 200
+
+
+def _unsafe_id(cid: str) -> str | None:
+    """Why an id is not a safe name, or None. Ids become file names (repro scripts, discovered
+    cases), pytest ids and HTML anchors, so they are letters, digits and -_.+= only: no path
+    separators or '..', no spaces, brackets or quotes, no control or bidi characters."""
+    bad = sorted({c for c in cid if not (c.isalnum() or c in ID_PUNCTUATION)})
+    if bad:
+        shown = ", ".join(repr(c) if c.isprintable() and not c.isspace() else f"U+{ord(c):04X}" for c in bad)
+        return f"must be letters, digits and {' '.join(ID_PUNCTUATION)} only (a safe file name and test id), has {shown}"
+    if ".." in cid or cid[0] in ".-":
+        return "must not contain '..' or start with '.' or '-' (a safe file name and test id)"
+    if len(cid) > MAX_ID:
+        return f"must be at most {MAX_ID} characters, has {len(cid)}"
+    return None
 
 
 def _size(check: _Checker, node: Node, op: str, inp: InputSpec, params: PoolParams) -> None:
@@ -284,6 +304,10 @@ def _values(check: _Checker, node: Node, shape: tuple[int, ...], dtype: str, lay
     if dtype in INT_DTYPES and any(not (math.isfinite(v) and v.is_integer()) for v in flat):
         check.fail(node, "values", "input.values", f"{dtype} input needs integer values")
         return None
+    too_big = _misfits(flat, dtype)
+    if too_big is not None:
+        check.fail(node, "values", "input.values", f"{too_big:g} does not fit {_range_text(dtype)}")
+        return None
     if layout == "channels_last":
         import numpy as np
 
@@ -318,7 +342,60 @@ def _generator(check: _Checker, node: Node, dtype: str, default_seed: int) -> tu
         check.fail(gen, "high", "input.generator.high", "must be greater than low")
     if kind == "randn" and items.get("std", 1.0) < 0:
         check.fail(gen, "std", "input.generator.std", "must be >= 0")
+    drawn = _generated_range(kind, items, node.get("shape"))
+    too_big = _misfits(drawn, dtype)
+    if too_big is not None:
+        what = "6 standard deviations reach" if kind == "randn" else "draws"
+        check.fail(gen, "kind", "input.generator", f"{what} {too_big:g}, which does not fit {_range_text(dtype)}")
     return tuple(sorted(items.items())), int(seed)
+
+
+def _generated_range(kind: str, items: dict[str, Any], shape: Any) -> list[float]:
+    """The extremes a generator draws (randn: six standard deviations either side of the mean)."""
+    if kind == "uniform":
+        return [items.get("low", 0.0), items.get("high", 1.0)]
+    if kind == "randint":
+        return [items.get("low", 0.0), items.get("high", 10.0) - 1]
+    if kind == "constant":
+        return [items.get("value", 0.0)]
+    if kind == "arange":
+        size = math.prod(shape) if isinstance(shape, list) and all(_is_int(s) for s in shape) else 1
+        return [items.get("start", 0.0), items.get("start", 0.0) + items.get("step", 1.0) * (size - 1)]
+    mean, std = items.get("mean", 0.0), items.get("std", 1.0)
+    return [mean - 6 * std, mean + 6 * std]
+
+
+def _misfits(values: list[float], dtype: str) -> float | None:
+    """The first finite value that the input dtype cannot hold (a float that would round to an
+    infinity, an integer outside the type's range), or None."""
+    import numpy as np
+
+    from harness.inputs import np_dtype
+
+    arr = np.asarray(values, dtype=np.float64)
+    dt = np_dtype(dtype)
+    finite = np.isfinite(arr)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        bad = finite & ((arr < info.min) | (arr > info.max))
+    else:
+        with np.errstate(over="ignore"):
+            bad = finite & ~np.isfinite(arr.astype(dt))
+    return float(arr[bad][0]) if bad.any() else None
+
+
+def _range_text(dtype: str) -> str:
+    import numpy as np
+
+    from harness.inputs import np_dtype
+
+    dt = np_dtype(dtype)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return f"{dtype} (range {info.min} to {info.max})"
+    import ml_dtypes
+
+    return f"{dtype} (largest finite {float(ml_dtypes.finfo(dt).max):g}): it would become inf"
 
 
 def _inject(check: _Checker, node: Node, shape: tuple[int, ...], dtype: str, layout: str) -> tuple[Injection, ...]:
@@ -341,6 +418,9 @@ def _inject(check: _Checker, node: Node, shape: tuple[int, ...], dtype: str, lay
             continue
         if dtype in INT_DTYPES and not math.isfinite(value):
             check.fail(item, "value", f"{field}.value", f"{dtype} input cannot hold {item.get('value')}")
+            continue
+        if _misfits([value], dtype) is not None:
+            check.fail(item, "value", f"{field}.value", f"{value:g} does not fit {_range_text(dtype)}")
             continue
         at, fraction = item.get("at"), item.get("fraction")
         if (at is None) == (fraction is None):

@@ -142,7 +142,8 @@ def test_a_reader_that_stops_early_ends_the_listing_quietly(tmp_path: Path) -> N
     grid = GOOD.replace("params: {kernel_size: 2}", "params: {kernel_size: 1}\n    matrix: {stride: "
                         f"{list(range(1, 201))}, dilation: {list(range(1, 61))}}}")
     path = write(tmp_path, grid.replace("shape: [1, 1, 4]", "shape: [1, 1, 400]"))
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "list", str(path)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "list", str(path), "--max-matrix", "12000"],
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, bufsize=0)
     assert proc.stdout is not None and proc.stdout.read(10)
     proc.stdout.close()
