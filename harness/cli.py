@@ -361,54 +361,35 @@ def cmd_findings(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from harness.diff import between, compare_runs, failures, parse_fail_on
+    from harness.diff import compare_runs, failures, parse_fail_on, read_sides
     from harness.report.diff import summary_text, write_diff
-    from harness.results import read_results
 
     rules = parse_fail_on(args.fail_on)
-    if args.between:
-        if len(args.results) != 1:
-            raise HarnessError(f"diff --between A,B takes one run, got {len(args.results)} paths")
-        old, new, cut = between(read_results(args.results[0]), args.between)
-        names = (f"{args.results[0]} [{cut.old}]", f"{args.results[0]} [{cut.new}]")
-    elif len(args.results) != 2:
-        raise HarnessError(f"diff takes OLD and NEW (or one run with --between A,B), got {len(args.results)} paths")
-    else:
-        (old, new), cut = (read_results(p) for p in args.results), None
-        names = (str(args.results[0]), str(args.results[1]))
+    old, new, cut, names = read_sides(args.results, args.between)
     diff = compare_runs(old, new, cut, names)
     hits = failures(diff, rules)
     if args.out:
-        _not_a_run(args.out)
-        with _output_dir(args.out):
+        with _output_dir(_not_a_run(args.out)):
             write_diff(diff, args.out, hits, args.fail_on)
     print(summary_text(diff, hits, args.fail_on, args.out))
     return EXIT_DISAGREE if hits else EXIT_OK
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from harness.report.matrix import write_matrix
-    from harness.results import read_results
+    from harness.report.matrix import read_runs, write_matrix
 
-    _not_a_run(args.out)
-    runs = {_run_name(p): read_results(p) for p in args.results}
-    if len(runs) != len(args.results):
-        raise HarnessError("matrix: two runs have the same name (their directory names must differ)")
-    with _output_dir(args.out):
-        print(write_matrix(runs, {_run_name(p): p for p in args.results}, args.out))
+    runs = read_runs(args.results)
+    with _output_dir(_not_a_run(args.out)):
+        print(write_matrix(runs, args.out))
     return EXIT_OK
 
 
-def _not_a_run(out: Path) -> None:
+def _not_a_run(out: Path) -> Path:
     """A diff or matrix page written into a run's directory would replace that run's index.html."""
     if (out / "results.json").is_file():
         raise HarnessError(f"--out {out} holds a run's results and report; give this its own directory "
                            f"(e.g. {out / 'diff'})")
-
-
-def _run_name(path: Path) -> str:
-    """A run's column name: its directory's name (of results.json's folder when given the file)."""
-    return (path.parent if path.suffix == ".json" else path).resolve().name
+    return out
 
 
 if __name__ == "__main__":

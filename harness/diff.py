@@ -15,10 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.findings import DIVERGENT, collect
+from harness.results import read_results
 
 SCHEMA = "pool-parity-diff/1"
 
@@ -58,6 +60,19 @@ def between(doc: dict[str, Any], names: tuple[str, ...]) -> tuple[dict[str, Any]
             return _side(doc, field, cut.old), _side(doc, field, cut.new), cut
     raise HarnessError(f"--between {','.join(names)}: not two devices ({', '.join(seen['device'])}) nor two "
                        f"frameworks ({', '.join(seen['framework'])}) of this run")
+
+
+def read_sides(paths: list[Path], names: tuple[str, ...] | None) -> tuple[
+        dict[str, Any], dict[str, Any], Between | None, tuple[str, str]]:
+    """(old, new, cut, their names) from `diff OLD NEW` or `diff RUN --between A,B`."""
+    if names:
+        if len(paths) != 1:
+            raise HarnessError(f"diff --between A,B takes one run, got {len(paths)} paths")
+        old, new, cut = between(read_results(paths[0]), names)
+        return old, new, cut, (f"{paths[0]} [{cut.old}]", f"{paths[0]} [{cut.new}]")
+    if len(paths) != 2:
+        raise HarnessError(f"diff takes OLD and NEW (or one run with --between A,B), got {len(paths)} paths")
+    return read_results(paths[0]), read_results(paths[1]), None, (str(paths[0]), str(paths[1]))
 
 
 def _side(doc: dict[str, Any], field: str, value: str) -> dict[str, Any]:

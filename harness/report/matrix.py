@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.diff import compare_runs
+from harness.errors import HarnessError
 from harness.report.diff import href
 from harness.report.html import _ENV
+from harness.results import read_results
 
 # A cell's colour: the first of these kinds of change it has (the rest are listed in it).
 SEVERE = ("verdict-change", "new-divergence", "case-removed", "result-removed")
@@ -98,11 +100,22 @@ def render_markdown(matrix: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_matrix(runs: dict[str, dict[str, Any]], paths: dict[str, Path], out: Path) -> str:
+def read_runs(paths: list[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """{column name: (run directory, its results)}; a run's name is its directory's name."""
+    runs = {}
+    for path in paths:
+        folder = path.parent if path.suffix == ".json" else path
+        runs[folder.resolve().name] = (folder, read_results(path))
+    if len(runs) != len(paths):
+        raise HarnessError("matrix: two runs have the same name (their directory names must differ)")
+    return runs
+
+
+def write_matrix(runs: dict[str, tuple[Path, dict[str, Any]]], out: Path) -> str:
     """OUT/index.html, matrix.json and matrix.md; returns the terminal summary."""
-    matrix = build(runs)
+    matrix = build({name: doc for name, (_, doc) in runs.items()})
     for col in matrix["columns"]:  # link each run's own diff page, when `pool-parity diff` wrote one beside it
-        page = (paths[col["name"]] if paths[col["name"]].is_dir() else paths[col["name"]].parent) / "diff" / "index.html"
+        page = runs[col["name"]][0] / "diff" / "index.html"
         col["diff"] = os.path.relpath(page, out) if page.is_file() and col["counts"] is not None else None
     out.mkdir(parents=True, exist_ok=True)
     (out / "matrix.json").write_text(json.dumps(matrix, indent=1) + "\n", encoding="utf-8")
