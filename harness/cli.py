@@ -117,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--frameworks", type=_csv(names), default=adapters.DEFAULT_FRAMEWORKS)
     _add_limits(explain)
 
+    repro = sub.add_parser("repro", help="write one standalone script that reproduces a case on a framework")
+    repro.add_argument("case_id")
+    repro.add_argument("paths", nargs="*", default=["cases"])
+    repro.add_argument("--framework", choices=names, default=None,
+                       help="default: the first of the default frameworks that runs the case")
+    repro.add_argument("-o", "--output", type=Path, help="write the script here (default: standard output)")
+    repro.add_argument("--seed", type=int, default=0, help="the run seed the case was run with (default 0)")
+    _add_limits(repro)
+
     report = sub.add_parser("report", help="render (and merge) results.json files into one report")
     report.add_argument("results", nargs="+", type=Path)
     report.add_argument("--out", type=Path, required=True)
@@ -144,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "validate": cmd_validate,
-                "explain": cmd_explain, "report": cmd_report, "findings": cmd_findings, "diff": cmd_diff,
+        return {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "explain": cmd_explain,
+                "repro": cmd_repro, "report": cmd_report, "findings": cmd_findings, "diff": cmd_diff,
                 "matrix": cmd_matrix}[args.command](args)
     except CaseErrors as exc:
         for err in exc.errors:
@@ -329,10 +338,48 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     from harness.explain import explain
 
-    cases = [c for c in _load(args) if c.id == args.case_id]
+    print(explain(_find(args), args.frameworks))
+    return EXIT_OK
+
+
+def _find(args: argparse.Namespace, seed: int = 0) -> Case:
+    cases = [c for c in _load(args, seed) if c.id == args.case_id]
     if not cases:
         raise HarnessError(f"no case with id '{args.case_id}' under {' '.join(args.paths)}")
-    print(explain(cases[0], args.frameworks))
+    return cases[0]
+
+
+def cmd_repro(args: argparse.Namespace) -> int:
+    """The script the report offers, with the float64 reference embedded whatever its size."""
+    from harness import compare, reference
+    from harness.inputs import make_input
+    from harness.repro import input_code, reference_code, script
+
+    case = _find(args, args.seed)
+    names = [args.framework] if args.framework else [f for f in adapters.DEFAULT_FRAMEWORKS
+                                                     if case.frameworks is None or f in case.frameworks]
+    reasons = []
+    for name in names:
+        spec = adapters.get(name)
+        module = adapters.load(spec)
+        plan = module.plan(case, spec.backend)
+        if plan.supported:
+            break
+        reasons.append(f"{name}: {plan.reason}")
+    else:
+        raise HarnessError(f"case '{case.id}' does not run on {' or '.join(names)} ({'; '.join(reasons)})")
+    x = make_input(case.input)
+    ref = reference.compute(case, x)
+    text = script(case.id, name, "cpu", input_code(case, x), module.repro(case, plan),
+                  reference_code(ref.output, ref.indices, limit=None), compare.tolerance(case))
+    if args.output:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise HarnessError(f"-o {args.output}: cannot write: {exc.strerror}") from None
+        print(f"wrote {args.output} ({name}, {plan.mode})", file=sys.stderr)
+    else:
+        print(text, end="")
     return EXIT_OK
 
 

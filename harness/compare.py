@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import evidence
 from harness.inputs import np_dtype
 from harness.reference import Reference
 from harness.spec import INT_DTYPES, MAX_OPS, Case
@@ -177,8 +178,10 @@ def _expected_dtype(case: Case) -> str | None:
     return case.input.dtype
 
 
-def compare(case: Case, ref: Reference, outcome: Any) -> dict[str, Any]:
-    """Verdict and statistics for one framework result (an adapters.base.Outcome)."""
+def compare(case: Case, ref: Reference, outcome: Any, x: np.ndarray | None = None) -> dict[str, Any]:
+    """Verdict and statistics for one framework result (an adapters.base.Outcome). Given the
+    case input `x`, a result whose output or indices differ also records the `window` of its
+    worst element (harness.evidence), for the report's window view."""
     rtol, atol = tolerance(case)
     result: dict[str, Any] = {
         "shape": list(outcome.output.shape),
@@ -203,6 +206,10 @@ def compare(case: Case, ref: Reference, outcome: Any) -> dict[str, Any]:
     if ref.grad is not None:
         g_rtol, g_atol = TOLERANCES[case.input.dtype] if case.input.dtype not in INT_DTYPES else (0.0, 0.0)
         verdict, reason = _part(result, "grad", outcome.grad, ref, g_rtol, g_atol, case.input.dtype, verdict, reason)
+    if x is not None and (out["mismatches"] or (result.get("indices") or {}).get("mismatches")):
+        shown = evidence.window(case, x, ref, outcome.output, outcome.indices, rtol, atol)
+        if shown is not None:
+            result["window"] = shown
     return {**result, "verdict": verdict, "reason": reason}
 
 

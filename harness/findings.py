@@ -28,47 +28,92 @@ def _size(case: dict[str, Any]) -> int:
     return math.prod(case["input"]["shape"])
 
 
-def _shared(cases: list[dict[str, Any]]) -> dict[str, Any]:
-    """op, dtype, dims and the parameters whose value is the same in every case of a group."""
+def _row(case: dict[str, Any]) -> dict[str, Any]:
+    """op, dtype, dims and the parameters that apply to the case's op."""
     from harness.normalise import PARAMS_FOR_OP
 
-    rows = [{"op": c["op"], "dtype": c["input"]["dtype"], "spatial dims": len(c["input"]["shape"]) - 2,
-             **{k: v for k, v in c["params"].items() if k in PARAMS_FOR_OP.get(c["op"], ()) or
-                (k == "padding" and "padding" in PARAMS_FOR_OP.get(c["op"], ()))}} for c in cases]
-    keys = set(rows[0]).intersection(*rows[1:])
-    return {k: rows[0][k] for k in sorted(keys) if all(r[k] == rows[0][k] for r in rows)}
+    return {"op": case["op"], "dtype": case["input"]["dtype"], "spatial dims": len(case["input"]["shape"]) - 2,
+            **{k: v for k, v in case["params"].items() if k in PARAMS_FOR_OP.get(case["op"], ()) or
+               (k == "padding" and "padding" in PARAMS_FOR_OP.get(case["op"], ()))}}
+
+
+class _Group:
+    """One divergence group, accumulated a result at a time: nothing per member is kept but the
+    parameters all members share so far and the smallest case."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.devices: set[str] = set()
+        self.shared: dict[str, Any] | None = None
+        self.smallest: tuple[int, str, Any] | None = None
+        self.worst = 0.0
+        self.nonfinite = 0
+        self.links: set[str] = set()
+        self.known = True
+        self.machine_dependent = False
+
+    def add(self, case: dict[str, Any] | None, r: dict[str, Any], verdict: str, where: Any) -> None:
+        self.count += 1
+        self.devices.add(r["device"])
+        if case is not None:
+            row = _row(case)
+            self.shared = row if self.shared is None else {k: v for k, v in self.shared.items()
+                                                          if k in row and row[k] == v}
+            size = (_size(case), case["id"], where)
+            if self.smallest is None or size[:2] < self.smallest[:2]:
+                self.smallest = size
+        # The part that diverged: the output, else the indices or gradient (a tie_break).
+        c = r.get("comparison") or {}
+        part: dict[str, Any] = next((c[p] for p in ("output", "indices", "grad") if (c.get(p) or {}).get("mismatches")), {})
+        self.worst = max(self.worst, part.get("max_abs") or 0.0)
+        self.nonfinite += part.get("nan_mismatches", 0) + part.get("inf_mismatches", 0)
+        expectation = r.get("expectation") or {}
+        if expectation.get("link"):
+            self.links.add(expectation["link"])
+        self.machine_dependent = self.machine_dependent or bool(expectation.get("machine_dependent"))
+        self.known = self.known and (r["verdict"] == "known_divergence" or verdict == "tie_break")
+
+
+class Findings:
+    """Divergence and unsupported groups of a run, fed a case and its results at a time (the
+    report does so while it streams a large run; `collect` for a document held whole). `where`,
+    given with a case, comes back as the group's `smallest_where` (the report: its page)."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, str, str], _Group] = {}
+        self._unsupported: dict[tuple[str, str], list[Any]] = {}  # (framework, reason): [count, example]
+
+    def add(self, case: dict[str, Any] | None, results: list[dict[str, Any]], where: Any = None) -> None:
+        for r in results:
+            if r["raw_verdict"] in DIVERGENT:
+                key = _key(r)
+                self._groups.setdefault(key, _Group()).add(case, r, key[1], where)
+            elif r["raw_verdict"] == "unsupported":
+                entry = self._unsupported.setdefault((r["framework"], r["reason"]), [0, r["case_id"]])
+                entry[0] += 1
+
+    def groups(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(divergence groups, unsupported groups), each sorted."""
+        out = []
+        for (fw, verdict, why), g in sorted(self._groups.items()):
+            smallest = g.smallest or (0, "", None)
+            out.append({"framework": fw, "verdict": verdict, "explanation": why, "count": g.count,
+                        "devices": sorted(g.devices), "smallest": smallest[1], "smallest_where": smallest[2],
+                        "trigger": dict(sorted((g.shared or {}).items())), "max_abs": g.worst,
+                        "nonfinite": g.nonfinite, "links": sorted(g.links), "known": g.known,
+                        "machine_dependent": g.machine_dependent})
+        unsup = [{"framework": fw, "reason": why, "count": n, "example": example}
+                 for (fw, why), (n, example) in sorted(self._unsupported.items())]
+        return out, unsup
 
 
 def collect(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(divergence groups, unsupported groups)."""
+    """(divergence groups, unsupported groups) of a document held in memory."""
     cases = {c["id"]: c for c in doc["cases"]}
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    unsupported: dict[tuple[str, str], list[str]] = {}
+    findings = Findings()
     for r in doc["results"]:
-        if r["raw_verdict"] in DIVERGENT:
-            groups.setdefault(_key(r), []).append(r)
-        elif r["raw_verdict"] == "unsupported":
-            unsupported.setdefault((r["framework"], r["reason"]), []).append(r["case_id"])
-    out = []
-    for (fw, verdict, why), rs in sorted(groups.items()):
-        members = [cases[r["case_id"]] for r in rs if r["case_id"] in cases]
-        # An interrupted run keeps the results of cases it never finished, without their case record
-        # (so without a size): then the first of their ids stands for the group.
-        smallest = min(members, key=lambda c: (_size(c), c["id"]))["id"] if members else min(r["case_id"] for r in rs)
-        # The part that diverged: the output, else the indices or gradient (a tie_break).
-        outs: list[dict[str, Any]] = [next((c[p] for p in ("output", "indices", "grad") if (c.get(p) or {}).get("mismatches")), {})
-                for c in ((r.get("comparison") or {}) for r in rs)]
-        worst = max((o.get("max_abs") or 0.0 for o in outs), default=0.0)
-        nonfinite = sum(o.get("nan_mismatches", 0) + o.get("inf_mismatches", 0) for o in outs)
-        out.append({"framework": fw, "verdict": verdict, "explanation": why, "count": len(rs),
-                    "devices": sorted({r["device"] for r in rs}), "smallest": smallest,
-                    "trigger": _shared(members) if members else {}, "max_abs": worst, "nonfinite": nonfinite,
-                    "links": sorted({(r.get("expectation") or {}).get("link") or "" for r in rs} - {""}),
-                    "known": all(r["verdict"] == "known_divergence" or verdict == "tie_break" for r in rs),
-                    "machine_dependent": any((r.get("expectation") or {}).get("machine_dependent") for r in rs)})
-    unsup = [{"framework": fw, "reason": why, "count": len(ids), "example": ids[0]}
-             for (fw, why), ids in sorted(unsupported.items())]
-    return out, unsup
+        findings.add(cases.get(r["case_id"]), [r])
+    return findings.groups()
 
 
 def machine_dependent(doc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -48,7 +48,8 @@ class Plan:
     call: str = ""  # the framework call, as a person would type it
     steps: tuple[Step, ...] = ()
     reason: str = ""  # why emulated / unsupported
-    args: dict[str, Any] = field(default_factory=dict, hash=False)  # what execute needs
+    args: dict[str, Any] = field(default_factory=dict, hash=False)  # what execute needs besides the code
+    code: str = ""  # the source that runs: imports, to_tensor, pool, to_numpy (harness/adapters/script.py)
 
     @property
     def supported(self) -> bool:

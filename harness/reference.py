@@ -186,12 +186,19 @@ def _pick(w: Windows, hit: np.ndarray, rule: str) -> np.ndarray:
     return np.where(hit.any(axis=-1), idx, -1).astype(np.int64)
 
 
-def divisor(case: Case, w: Windows) -> np.ndarray:
-    """Average divisor per output element: divisor_override, else padded-extent or real taps."""
+def divisor_of(case: Case, real: Any, extent: Any) -> Any:
+    """The average divisor rule, for a window's counts of real taps and of taps in the padded
+    extent (numbers or arrays of them): divisor_override, else the extent (count_include_pad)
+    or the real taps."""
     p = case.params
     if case.op == "avg_pool" and p.divisor_override is not None:
-        return np.full(w.out_shape, float(p.divisor_override))
-    return w.counts[1] if case.op == "avg_pool" and p.count_include_pad else w.counts[0]
+        return p.divisor_override
+    return extent if case.op == "avg_pool" and p.count_include_pad else real
+
+
+def divisor(case: Case, w: Windows) -> np.ndarray:
+    """Average divisor per output element."""
+    return np.broadcast_to(np.asarray(divisor_of(case, *w.counts), dtype=np.float64), w.out_shape)
 
 
 def _avg(case: Case, w: Windows) -> Reference:

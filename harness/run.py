@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from harness import adapters, compare, expectations, reference
+from harness import adapters, compare, evidence, expectations, reference
 from harness.adapters.base import NotInstalled, Probe
 from harness.config import RunConfig, environment, thread_env
 from harness.inputs import make_input, make_upstream
 from harness.plan import Plan
 from harness.pool import STARTUP_TIMEOUT, Worker
-from harness.repro import input_code
+from harness.repro import input_code, reference_code
 from harness.results import ResultWriter
 from harness.spec import ACCEPTABLE, Case, PoolParams
 from harness.worker import error_text, pack
@@ -62,6 +62,7 @@ class CaseState:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     verdicts: list[str] = field(default_factory=list)
     exact: set[str] = field(default_factory=set)  # labels whose output equals the reference exactly
+    focus: list[tuple[int, ...]] = field(default_factory=list)  # output elements a result's window shows
     nbytes: int = 0  # what its input and reference hold (frameworks' answers add about as much again)
     _packed: bytes | None = None
 
@@ -436,7 +437,7 @@ class Runner:
     @staticmethod
     def _compare(task: Task, outcome: Any) -> dict[str, Any]:
         assert task.state.ref is not None  # only a case that was built has tasks
-        return compare.compare(task.state.case, task.state.ref, outcome)
+        return compare.compare(task.state.case, task.state.ref, outcome, task.state.x)
 
     def _result(self, task: Task, outcome: Any, error: str | None, cmp: dict[str, Any] | None = None) -> list[CaseState]:
         """Record a task's answer (compared here unless `cmp` is given) or its error."""
@@ -457,6 +458,8 @@ class Runner:
             if outcome.indices is not None:
                 self.writer.array(f"{state.case.id}/{label}/indices", outcome.indices)
             verdict, reason = cmp.pop("verdict"), cmp.pop("reason")
+            if "window" in cmp and tuple(cmp["window"]["at"]) not in state.focus:
+                state.focus.append(tuple(cmp["window"]["at"]))
             record["comparison"] = cmp
             self._emit(state, record, verdict, reason)
         state.pending -= 1
@@ -497,7 +500,11 @@ class Runner:
             "params": params_dict(case), "grad": case.grad, "yaml": case.yaml_text,
             "ref_shape": None if state.ref is None else list(state.ref.output.shape),
             "input_code": "" if state.x is None else input_code(case, state.x),
+            "reference_code": "" if state.ref is None else reference_code(state.ref.output, state.ref.indices),
+            "special": [] if state.x is None else evidence.special_values(state.x),
             "agreement": agreement,
+            **({"focus": evidence.values_at(state.ref.output, state.outputs, state.focus)}
+               if state.focus and state.ref is not None else {}),
         }, key=(state.order,))
 
 

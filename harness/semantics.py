@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from harness.snippets import count_mask, unpad_flat_indices  # noqa: F401 - the shared emulation helpers
+
 
 def effective_kernel(k: int, d: int) -> int:
     """Extent covered by a dilated window: d*(k-1)+1."""
@@ -99,27 +101,6 @@ def emulation_pads(spatial: tuple[int, ...], kernel: tuple[int, ...], stride: tu
         windows = pooled_length(L, k, s, pad, d, ceil)
         out.append((pad[0], ceil_after_pad(L, k, s, pad, d, windows)))
     return tuple(out)
-
-
-def count_mask(spatial: tuple[int, ...], declared: tuple[tuple[int, int], ...],
-               applied: tuple[tuple[int, int], ...], include_pad: bool) -> np.ndarray:
-    """Over an input padded explicitly by `applied`: 1 where a tap counts toward an average's
-    divisor (the real input, plus the declared padding when count_include_pad), 0 elsewhere (the
-    ceil-mode overhang, or all padding without count_include_pad). Pooling this mask with the
-    framework's own sum gives the divisor the semantics require."""
-    counted = [(b, min(a, pa)) if include_pad else (0, 0) for (b, a), (_, pa) in zip(declared, applied)]
-    mask = np.pad(np.ones(spatial), counted, constant_values=1.0)
-    return np.pad(mask, [(ab - cb, aa - ca) for (cb, ca), (ab, aa) in zip(counted, applied)])
-
-
-def unpad_flat_indices(flat: np.ndarray, spatial: tuple[int, ...], pads: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Flat indices into a padded plane -> flat indices into the input plane; -1 where the index
-    points into the padding (a window with no real tap)."""
-    padded = tuple(L + b + a for L, (b, a) in zip(spatial, pads))
-    coords = np.unravel_index(flat, padded)
-    shifted = tuple(c - b for c, (b, _) in zip(coords, pads))
-    inside = np.logical_and.reduce([(c >= 0) & (c < L) for c, L in zip(shifted, spatial)])
-    return np.where(inside, np.ravel_multi_index(shifted, spatial, mode="clip"), -1).astype(np.int64)
 
 
 def unpool_length(pooled: int, k: int, s: int, pad: tuple[int, int]) -> int:

@@ -371,12 +371,31 @@ def test_cases_of_one_signature_share_a_plan_and_others_do_not(tmp_path: Path, m
 
 
 def test_every_field_written_is_documented(tmp_path: Path) -> None:
-    """docs/results.md names every key a run writes (meta, cases, results, comparisons)."""
-    _, doc = run(tmp_path, suite(tmp_path, ["ok", "wrong"]))
+    """docs/results.md names every key a run writes (meta, cases, results, comparisons, and the
+    window a differing result records, for max with indices and for averages)."""
+    extra = """
+  - id: avg-wrong
+    op: avg_pool
+    input: {shape: [1, 1, 5, 5], generator: {kind: randn, seed: 2}}
+    params: {kernel_size: 3, stride: 2, ceil_mode: true}
+    tags: [wrong]
+  - id: max-wrong-indices
+    op: max_pool
+    input: {shape: [1, 1, 4, 4], generator: {kind: randn, seed: 3}}
+    params: {kernel_size: 2, return_indices: true}
+    tags: [wrong]
+"""
+    _, doc = run(tmp_path, suite(tmp_path, ["ok", "wrong"], extra))
     documented = (Path(__file__).parent.parent / "docs" / "results.md").read_text()
     keys = set(doc) | set(doc["meta"]) | {k for c in doc["cases"] for k in c}
+    keys |= {k for c in doc["cases"] for f in c.get("focus", []) for k in f}
+    windows = []
     for r in doc["results"]:
         keys |= set(r) | set(r.get("comparison") or {}) | set((r.get("comparison") or {}).get("output") or {})
+        windows += [w for w in [(r.get("comparison") or {}).get("window")] if w]
+    assert len(windows) == 3 and {"divisor", "indices", "maxima"} <= {k for w in windows for k in w}
+    for w in windows:
+        keys |= set(w) | {k for part in ("output", "divisor", "indices") for k in w.get(part) or {}}
     assert sorted(k for k in keys if f'"{k}"' not in documented) == []
 
 
@@ -401,3 +420,33 @@ def test_stage_clock_charges_each_stretch_to_the_stage_that_ran(monkeypatch: pyt
     stages.to(None)  # 6.0
     stages.to("inputs")  # 10.0
     assert timings == {"inputs": 2.0, "compare": 3.0}
+
+
+def test_case_records_name_the_special_values_and_every_frameworks_value_at_a_window(tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POOL_PARITY_ADAPTERS", "good=tests.faulty_adapter,wrongdiv=tests.divisor_adapter")
+    path = tmp_path / "cases.yaml"
+    path.write_text("""cases:
+  - id: plain
+    op: max_pool
+    input: {shape: [1, 1, 4, 4], generator: {kind: randn, seed: 1}}
+    params: {kernel_size: 2}
+  - id: specials
+    op: max_pool
+    input: {shape: [1, 1, 4, 4], generator: {kind: randn, seed: 1}, inject: [{value: nan, at: [[0, 0, 1, 1]]},
+            {value: -inf, at: [[0, 0, 3, 3]]}]}
+    params: {kernel_size: 2}
+  - id: ceil-avg
+    op: avg_pool
+    input: {shape: [1, 1, 5, 5], generator: {kind: arange}}
+    params: {kernel_size: 2, ceil_mode: true}
+""")
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--frameworks", "good,wrongdiv", "--out", str(out), "-q", "--jobs", "1"]) == 1
+    cases = {c["id"]: c for c in json.loads((out / "results.json").read_text())["cases"]}
+    assert [cases[i]["special"] for i in ("plain", "specials")] == [[], ["nan", "-inf"]]
+    assert "focus" not in cases["plain"]
+    # arange(25) as 5x5, k=2, ceil: the corner window holds only 24; the reference says 24, the
+    # planted bug 24/4 = 6. Shown: that element, with both frameworks' values.
+    (focus,) = cases["ceil-avg"]["focus"]
+    assert focus == {"at": [0, 0, 2, 2], "reference": 24.0, "values": {"good-cpu": 24.0, "wrongdiv-cpu": 6.0}}

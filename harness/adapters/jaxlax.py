@@ -9,26 +9,29 @@ pooling are native; what lax lacks is emulated and recorded as plan steps:
 - adaptive pooling: one window k = s = L/out when every dim divides, else static per-bin slices;
 - return_indices: a variadic reduce_window over (values, flat-index iota), first maximal tap wins.
 
-Compiled functions are cached per signature (shape, dtype, parameters, device): one jit each.
+The plan's code (harness/adapters/script.py) is what runs, under jax.jit, and what the repro
+shows; its building blocks are in jax_code.py. Compiled functions are cached per plan and input
+signature (shape, dtype, device): one jit each, and one more for a case's gradient.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from harness import semantics
+from harness.adapters import jax_code, script
 from harness.adapters.base import Outcome, Probe, Stopwatch
 from harness.plan import Note, Plan, unsupported
+from harness.snippets import count_mask, source
 from harness.spec import ADAPTIVE_OPS, GLOBAL_OPS, INT_DTYPES, WINDOWED_OPS, Case
 
 _jax: Any = None
 _compiles = 0
 _OPS = WINDOWED_OPS + GLOBAL_OPS + ADAPTIVE_OPS + ("max_unpool",)
-_NO_INDEX = np.iinfo(np.int32).max  # index of a padding tap: loses every tie, mapped to -1 at the end
 
 
 def _import() -> Any:
@@ -86,252 +89,208 @@ _ARGMAX = Note("indices: variadic jax.lax.reduce_window over (x, flat-index iota
 def plan(case: Case, backend: str | None = None) -> Plan:
     n, p, dtype = case.spatial_dims, case.params, case.input.dtype
     low = "iinfo.min" if dtype in INT_DTYPES else "-inf"
-    if case.op not in _OPS:  # e.g. max_unpool: lax has none and this adapter does not emulate it yet
+    if case.op not in _OPS:
         return unsupported(f"{case.op}: no jax.lax op, and the JAX adapter has no emulation for it")
     if case.op in GLOBAL_OPS:
         fn = "max" if case.op == "global_max_pool" else "mean"
-        axes = tuple(range(2, 2 + n))
-        return Plan("emulated", f"jnp.{fn}(x, axis={axes}, keepdims={p.keepdims})",
-                    reason="lax has no global pooling op; reduced over the spatial axes",
-                    args={"kind": "global"})
+        call = f"jnp.{fn}(x, axis={tuple(range(2, 2 + n))}, keepdims={p.keepdims})"
+        return Plan("emulated", call, reason="lax has no global pooling op; reduced over the spatial axes",
+                    code=_code([f"return {call}"]))
     if case.op in ADAPTIVE_OPS:
         return _plan_adaptive(case, low)
     pads = _pads(case)
+    window = (p.kernel_size, p.stride, pads, p.dilation)
     if case.op == "max_unpool":
         scatter = Note(f"scatter: zeros of {list(p.output_size or ())} per plane, .at[flat index].set(max), "
                        "as max_unpool does")
-        return Plan("emulated", _call(low, "max", p.kernel_size, p.stride, pads, p.dilation) + " -> scatter",
-                    (_ARGMAX, scatter), reason="JAX has no argmax pooling or unpooling",
-                    args={"kind": "window", "pads": pads})
+        size = int(np.prod(p.output_size or ()))
+        body = [f"values, idx = argmax_windows(x, {_args(*window)})",
+                f"out = scatter_to_plane(values, idx, {size}, 'set')",
+                f"return out.reshape(*x.shape[:2], *{p.output_size!r})"]
+        return Plan("emulated", _call(low, "max", *window) + " -> scatter", (_ARGMAX, scatter),
+                    reason="JAX has no argmax pooling or unpooling", code=_code(body, _ARGMAX_HELPERS))
     steps: list[Any] = []
     if pads != p.padding:
         why = {"max_pool": f"padded with {low}, it never wins", "lp_pool": "zeros add nothing",
                "avg_pool": "zeros add nothing and the divisor never counts them"}[case.op]
         steps.append(Note(f"ceil_mode: after-pads {[a for _, a in p.padding]} -> {[a for _, a in pads]} "
                           f"so the partial last windows exist ({why})"))
-    window = (p.kernel_size, p.stride, pads, p.dilation)
-    args = {"kind": "window", "pads": pads}
     if case.op == "max_pool":
-        call = _call(low, "max", *window)
-        reasons = []
-        if p.return_indices:
-            steps.append(_ARGMAX)
-            reasons.append("JAX has no argmax pooling")
-        if case.grad and any(d > 1 for d in p.dilation):
-            if not p.return_indices:
-                steps.append(_ARGMAX)
-            steps.append(Note("gradient: upstream scattered onto the arg-max index of each window"))
-            reasons.append("JAX has no VJP for max reduce_window with window_dilation (select_and_gather)")
-        return Plan("emulated" if reasons else "native", call, tuple(steps), reason="; ".join(reasons), args=args)
+        return _plan_max(case, steps, window, low)
     if case.op == "lp_pool":
-        q = p.norm_type
+        q = float(p.norm_type or 2.0)
         steps.append(Note(f"lp: window sums of x**{q:g} (zero padding), then **(1/{q:g}); no abs, as PyTorch"))
+        # An integral p goes through integer_pow: exact, and defined for negative x.
+        power = f"jnp.power(x, {int(q)})" if q.is_integer() else f"jnp.power(x, {q!r})"
+        body = [f"sums = reduce_windows({power}, np.array(0, x.dtype), jax.lax.add, {_args(*window)})",
+                f"return jnp.power(sums, {1.0 / q!r})"]
         return Plan("native", _call("0", "add", *window, x=f"x**{q:g}") + f" ** (1/{q:g})", tuple(steps),
-                    args=args)
+                    code=_code(body, (jax_code.reduce_windows,)))
+    body = [f"sums = reduce_windows(x, np.array(0, x.dtype), jax.lax.add, {_args(*window)})"]
+    helpers: tuple[Any, ...] = (jax_code.reduce_windows,)
     if p.divisor_override is not None:
         steps.append(Note(f"divide by divisor_override={p.divisor_override}"))
+        body.append(f"divisor = jnp.array({p.divisor_override!r}, x.dtype)")
     else:
         counted = "padded extent (ceil overhang excluded)" if p.count_include_pad else "real input"
         steps.append(Note(f"divide by the same reduce_window (add) over a mask of ones on the {counted} "
                           f"(count_include_pad={p.count_include_pad})"))
-    return Plan("native", _call("0", "add", *window) + " / divisor", tuple(steps), args=args)
+        if p.count_include_pad:  # ones over [-before, L + after), zeros over any ceil-mode overhang
+            helpers += (count_mask,)
+            body += [f"mask = jnp.asarray(count_mask({case.spatial_shape!r}, {p.padding!r}, {pads!r}, True), "
+                     "x.dtype)[None, None]",
+                     f"divisor = reduce_windows(mask, np.array(0, x.dtype), jax.lax.add, {_args(p.kernel_size, p.stride, tuple((0, 0) for _ in pads), p.dilation)})"]
+        else:
+            body.append(f"divisor = reduce_windows(jnp.ones((1, 1, *x.shape[2:]), x.dtype), np.array(0, x.dtype), "
+                        f"jax.lax.add, {_args(*window)})")
+    # Integer sums stay integers; true division gives JAX's float (float32 for int32).
+    body.append("return jnp.true_divide(sums, divisor)")
+    return Plan("native", _call("0", "add", *window) + " / divisor", tuple(steps), code=_code(body, helpers))
+
+
+_ARGMAX_HELPERS = (jax_code.reduce_windows, jax_code.lowest, jax_code.first_max, jax_code.argmax_windows,
+                   jax_code.scatter_to_plane)
+
+
+def _args(window: Any, strides: Any, pads: Any, dilation: Any) -> str:
+    return f"{tuple(window)!r}, {tuple(strides)!r}, {tuple(pads)!r}, {tuple(dilation)!r}"
+
+
+def _plan_max(case: Case, steps: list[Any], window: tuple[Any, ...], low: str) -> Plan:
+    p = case.params
+    call = _call(low, "max", *window)
+    reasons = []
+    body = [f"out = reduce_windows(x, lowest(x.dtype), jax.lax.max, {_args(*window)})"]
+    helpers: tuple[Any, ...] = (jax_code.reduce_windows, jax_code.lowest)
+    grad: list[str] = []
+    if p.return_indices:
+        steps.append(_ARGMAX)
+        reasons.append("JAX has no argmax pooling")
+        helpers = _ARGMAX_HELPERS
+        body += [f"_, idx = argmax_windows(x, {_args(*window)})", "return out, jnp.where(idx == NO_INDEX, -1, idx)"]
+    else:
+        body.append("return out")
+    if case.grad and any(d > 1 for d in p.dilation):
+        if not p.return_indices:
+            steps.append(_ARGMAX)
+        steps.append(Note("gradient: upstream scattered onto the arg-max index of each window"))
+        reasons.append("JAX has no VJP for max reduce_window with window_dilation (select_and_gather)")
+        helpers = _ARGMAX_HELPERS
+        grad = [f"_, idx = argmax_windows(x, {_args(*window)})",
+                "return scatter_to_plane(up, idx, int(np.prod(x.shape[2:])), 'add').reshape(x.shape)"]
+    return Plan("emulated" if reasons else "native", call, tuple(steps), reason="; ".join(reasons),
+                code=_code(body, helpers, grad))
+
+
+def _code(body: list[str], helpers: tuple[Any, ...] = (), grad: list[str] | None = None) -> str:
+    """The plan's script: pool(x) on a channels-first array, run under jax.jit (and pool_grad
+    where JAX's own VJP is missing)."""
+    lines = ["import numpy as np", "import jax", "import jax.numpy as jnp"]
+    if helpers:
+        lines.append("from typing import Any")
+    lines += ["", "jax.config.update('jax_enable_x64', True)  # float64 / int64 cases: without it JAX computes in 32 bits"]
+    if jax_code.argmax_windows in helpers:
+        lines += ["NO_INDEX = 2**31 - 1  # index of a padding tap: loses every tie, becomes -1 at the end"]
+    for fn in helpers:
+        lines += ["", "", source(fn).rstrip()]
+    lines += ["", "", "def pool(x):", *(f"    {b}" for b in body)]
+    if grad:
+        lines += ["", "", "def pool_grad(x, up):", *(f"    {b}" for b in grad)]
+    return "\n".join(lines) + "\n"
 
 
 def _plan_adaptive(case: Case, low: str) -> Plan:
     p, spatial = case.params, case.spatial_shape
     size = p.output_size or spatial
     is_max = case.op == "adaptive_max_pool"
-    extra = (_ARGMAX,) if is_max and p.return_indices else ()
+    indices = is_max and p.return_indices
+    extra = (_ARGMAX,) if indices else ()
+    helpers: tuple[Any, ...] = _ARGMAX_HELPERS if indices else (jax_code.reduce_windows, jax_code.lowest)
     if all(semantics.adaptive_is_uniform(L, o) for L, o in zip(spatial, size)):
         k = tuple(L // o for L, o in zip(spatial, size))
-        call = _call(low if is_max else "0", "max" if is_max else "add", k, k, tuple((0, 0) for _ in k),
-                     tuple(1 for _ in k))
+        window = (k, k, tuple((0, 0) for _ in k), tuple(1 for _ in k))
+        call = _call(low if is_max else "0", "max" if is_max else "add", *window)
+        if is_max:
+            body = [f"out = reduce_windows(x, lowest(x.dtype), jax.lax.max, {_args(*window)})"]
+            if indices:
+                body += [f"_, idx = argmax_windows(x, {_args(*window)})",
+                         "return out, jnp.where(idx == NO_INDEX, -1, idx)"]
+            else:
+                body.append("return out")
+        else:
+            body = [f"sums = reduce_windows(x, np.array(0, x.dtype), jax.lax.add, {_args(*window)})",
+                    f"divisor = reduce_windows(jnp.ones((1, 1, *x.shape[2:]), x.dtype), np.array(0, x.dtype), "
+                    f"jax.lax.add, {_args(*window)})",
+                    "return jnp.true_divide(sums, divisor)"]
         return Plan("emulated", call + ("" if is_max else f" / {int(np.prod(k))}"), extra,
                     reason="lax has no adaptive pooling; every dim divides, so one window k = s = L/out",
-                    args={"kind": "adaptive_uniform", "k": k})
+                    code=_code(body, helpers))
     bins = [semantics.adaptive_bins(L, o) for L, o in zip(spatial, size)]
-    ranges = [list(zip(b[:o], b[o:])) for b, o in zip(bins, size)]
-    note = Note(f"adaptive bins [floor(i*L/out), ceil((i+1)*L/out)) per dim {ranges}: each bin a static slice "
-                "reduced by jax.lax.reduce_window over its whole width, last dim first, concatenated"
+    ranges = tuple(tuple(zip(b[:o], b[o:])) for b, o in zip(bins, size))
+    note = Note(f"adaptive bins [floor(i*L/out), ceil((i+1)*L/out)) per dim {[list(r) for r in ranges]}: each bin "
+                "a static slice reduced by jax.lax.reduce_window over its whole width, last dim first, concatenated"
                 + ("" if is_max else "; divided by the bin sizes"))
+    helpers = (*helpers, jax_code.reduce_bins)
+    if is_max:
+        body = [f"(out,) = reduce_bins((x,), lowest(x.dtype), jax.lax.max, {ranges!r})"]
+        if indices:
+            body += ["iota = jnp.broadcast_to(jnp.arange(int(np.prod(x.shape[2:])), dtype=jnp.int32).reshape(x.shape[2:]), "
+                     "x.shape)",
+                     "# indices carry no gradient (and JAX cannot differentiate a variadic reduce_window)",
+                     f"_, idx = reduce_bins((jax.lax.stop_gradient(x), iota), (lowest(x.dtype), np.array(NO_INDEX, np.int32)), first_max, "
+                     f"{ranges!r})",
+                     "return out, jnp.where(idx == NO_INDEX, -1, idx)"]
+        else:
+            body.append("return out")
+    else:
+        widths = [tuple(e - s for s, e in r) for r in ranges]
+        body = [f"(sums,) = reduce_bins((x,), np.array(0, x.dtype), jax.lax.add, {ranges!r})",
+                f"divisor = jnp.asarray(functools.reduce(np.multiply.outer, [np.array(w) for w in {widths!r}]), "
+                "x.dtype)  # the bins are separable: a bin's size is the product of its widths",
+                "return jnp.true_divide(sums, divisor)"]
+    code = _code(body, helpers)
+    if "functools." in code:
+        code = "import functools\n" + code
     return Plan("emulated", "jnp.concatenate([jax.lax.reduce_window(x[bin], ...) for bin in bins]) per dim",
-                (note, *extra), reason="lax has no adaptive pooling and the bins are uneven",
-                args={"kind": "adaptive_bins", "bins": tuple(tuple(r) for r in ranges)})
+                (note, *extra), reason="lax has no adaptive pooling and the bins are uneven", code=code)
 
 
 # ---------------------------------------------------------------- execution
 
 
-class _Sig(NamedTuple):
-    """Everything a compiled function depends on (hashable: the compile-cache key)."""
-
-    op: str
-    kind: str
-    shape: tuple[int, ...]
-    dtype: str
-    kernel: tuple[int, ...]
-    stride: tuple[int, ...]
-    pads: tuple[tuple[int, int], ...]  # as reduce_window gets them (ceil-mode after-pad included)
-    extent: tuple[tuple[int, int], ...]  # the case's own padding: what count_include_pad counts
-    dilation: tuple[int, ...]
-    count_include_pad: bool
-    divisor_override: int | None
-    norm_type: float | None
-    keepdims: bool
-    bins: tuple[tuple[tuple[int, int], ...], ...]
-    indices: bool
-    grad: bool
-    device: str
-    unpool: tuple[int, ...] | None = None
-
-
-def _signature(case: Case, args: dict[str, Any], x: np.ndarray, device: str, grad: bool) -> _Sig:
-    p = case.params
-    kind = args["kind"]
-    kernel, stride, pads, dil = p.kernel_size, p.stride, args.get("pads", ()), p.dilation
-    if kind == "adaptive_uniform":
-        kernel = stride = args["k"]
-        pads, dil = tuple((0, 0) for _ in kernel), tuple(1 for _ in kernel)
-    return _Sig(case.op, kind, tuple(x.shape), x.dtype.name, kernel, stride, pads, p.padding, dil,
-                p.count_include_pad, p.divisor_override, p.norm_type, p.keepdims, args.get("bins", ()),
-                p.return_indices, grad, device, p.output_size if case.op == "max_unpool" else None)
-
-
-def _rw(x: Any, init: Any, op: Any, window: tuple[int, ...], strides: tuple[int, ...],
-        pads: tuple[tuple[int, int], ...], dil: tuple[int, ...]) -> Any:
-    return _jax.lax.reduce_window(x, init, op, (1, 1, *window), (1, 1, *strides), ((0, 0), (0, 0), *pads),
-                                  window_dilation=(1, 1, *dil))
-
-
-def _low(dtype: Any) -> Any:
-    # NumPy scalars, not jnp arrays: reduce_window recognises a concrete identity as its max/add
-    # monoid, which is what makes it differentiable (a traced init takes the generic path).
-    dtype = np.dtype(dtype)
-    return np.array(np.iinfo(dtype).min if dtype.kind in "iu" else -np.inf, dtype)
-
-
-def _first_max(a: tuple[Any, Any], b: tuple[Any, Any]) -> tuple[Any, Any]:
-    """Arg-max reducer: a total order (value, NaN on top, then smaller index), so it is associative
-    and commutative as XLA requires, and matches reference._max's first maximal tap."""
-    jnp = _jax.numpy
-    (av, ai), (bv, bi) = a, b
-    a_nan, b_nan = jnp.isnan(av), jnp.isnan(bv)
-    same = (av == bv) | (a_nan & b_nan)
-    take_a = (av > bv) | (a_nan & ~b_nan) | (same & (ai < bi))
-    return jnp.where(take_a, av, bv), jnp.where(take_a, ai, bi)
-
-
-def _reduce(sig: _Sig, x: Any, mode: str) -> Any:
-    """Windowed reduction of x (or of (x, iota) for mode 'argmax'): max, add or argmax."""
-    jnp, lax = _jax.numpy, _jax.lax
-    if mode == "argmax":
-        init: Any = (_low(x[0].dtype), np.array(_NO_INDEX, np.int32))
-        op: Any = _first_max
-    else:
-        init, op = (_low(x.dtype), lax.max) if mode == "max" else (np.array(0, x.dtype), lax.add)
-    if sig.kind != "adaptive_bins":
-        return _rw(x, init, op, sig.kernel, sig.stride, sig.pads, sig.dilation)
-    n = len(sig.bins)
-    parts = x if isinstance(x, tuple) else (x,)
-    # Last dim first: chained max reductions then pick, like one window, the first tap row-major.
-    for d in reversed(range(n)):
-        pieces = []
-        for start, end in sig.bins[d]:
-            sl = tuple(lax.slice_in_dim(a, start, end, axis=2 + d) for a in parts)
-            window = tuple(end - start if e == d else 1 for e in range(n))
-            ones = tuple(1 for _ in range(n))
-            r = _rw(sl if mode == "argmax" else sl[0], init, op, window, ones, tuple((0, 0) for _ in ones), ones)
-            pieces.append(r if isinstance(r, tuple) else (r,))
-        parts = tuple(jnp.concatenate([pc[i] for pc in pieces], axis=2 + d) for i in range(len(parts)))
-    return parts if mode == "argmax" else parts[0]
-
-
-def _divisor(sig: _Sig, dtype: Any) -> Any:
-    jnp = _jax.numpy
-    if sig.op == "avg_pool" and sig.divisor_override is not None:
-        return jnp.array(sig.divisor_override, dtype)
-    if sig.kind == "adaptive_bins":  # bins are separable: the count is the product of widths
-        widths = [np.array([e - s for s, e in b]) for b in sig.bins]
-        return jnp.asarray(functools.reduce(np.multiply.outer, widths), dtype)
-    ones = jnp.ones((1, 1, *sig.shape[2:]), dtype)
-    if sig.op == "avg_pool" and sig.count_include_pad:
-        # Ones over [-before, L + after), zeros over any ceil-mode overhang beyond that.
-        mask = jnp.asarray(semantics.count_mask(sig.shape[2:], sig.extent, sig.pads, True), dtype)[None, None]
-        return _rw(mask, np.array(0, dtype), _jax.lax.add, sig.kernel, sig.stride,
-                   tuple((0, 0) for _ in sig.pads), sig.dilation)
-    return _reduce(sig, ones, "add")
-
-
-def _forward(sig: _Sig, x: Any) -> Any:
-    jnp = _jax.numpy
-    axes = tuple(range(2, len(sig.shape)))
-    if sig.op == "global_max_pool":
-        return jnp.max(x, axis=axes, keepdims=sig.keepdims)
-    if sig.op == "global_avg_pool":
-        return jnp.mean(x, axis=axes, keepdims=sig.keepdims)
-    if sig.op in ("max_pool", "adaptive_max_pool"):
-        return _reduce(sig, x, "max")
-    if sig.op == "lp_pool":
-        q = float(sig.norm_type or 2.0)
-        # An integral p goes through integer_pow: exact, and defined for negative x.
-        powered = jnp.power(x, int(q)) if q.is_integer() else jnp.power(x, q)
-        return jnp.power(_reduce(sig, powered, "add"), 1.0 / q)
-    # Integer sums stay integers; true division gives JAX's float (float32 for int32).
-    return jnp.true_divide(_reduce(sig, x, "add"), _divisor(sig, x.dtype))
-
-
-def _unpool(sig: _Sig, x: Any) -> Any:
-    """Max-pool with indices, then scatter each maximum to its flat index in the output plane."""
-    jnp = _jax.numpy
-    assert sig.unpool is not None
-    plane = int(np.prod(sig.shape[2:]))
-    iota = jnp.arange(plane, dtype=jnp.int32).reshape(sig.shape[2:])
-    values, idx = _reduce(sig, (x, jnp.broadcast_to(iota, sig.shape)), "argmax")
-    rows = sig.shape[0] * sig.shape[1]
-    size = int(np.prod(sig.unpool))
-    flat = idx.reshape(rows, -1)
-    out = jnp.zeros((rows, size), x.dtype).at[jnp.arange(rows)[:, None], flat].set(values.reshape(rows, -1), mode="drop")
-    return out.reshape(*sig.shape[:2], *sig.unpool)
-
-
 @functools.lru_cache(maxsize=1024)
-def _build(sig: _Sig) -> Any:
-    jax, jnp = _jax, _jax.numpy
+def _compiled(code: str) -> tuple[Any, Any]:
+    """jit(pool) and jit(gradient of sum(pool(x) * up)) for a plan's code; each traces (and
+    compiles) once per input signature. The output always comes from jit(pool), the very function
+    the repro runs, so the two agree bit for bit."""
+    jax = _import()
+    scope = script.namespace(code)
+    pool, pool_grad = scope["pool"], scope.get("pool_grad")
 
-    def run(x: Any, up: Any) -> tuple[Any, Any, Any]:
+    def forward(x: Any) -> Any:
         global _compiles
         _compiles += 1  # Python runs only while jit traces a new signature
-        if sig.unpool is not None:
-            return _unpool(sig, x), None, None
-        fwd = functools.partial(_forward, sig)
-        plane = int(np.prod(sig.shape[2:]))
-        scatter = sig.grad and sig.op == "max_pool" and any(d > 1 for d in sig.dilation)
-        idx = None
-        if sig.indices or scatter:
-            iota = jnp.arange(plane, dtype=jnp.int32).reshape(sig.shape[2:])
-            _, idx = _reduce(sig, (x, jnp.broadcast_to(iota, sig.shape)), "argmax")
-        grad = None
-        if scatter and idx is not None:  # JAX has no VJP for this; route upstream by the arg-max
-            out = fwd(x)
-            rows = jnp.arange(idx.shape[0] * idx.shape[1])[:, None]
-            flat = idx.reshape(rows.shape[0], -1)  # padding-only windows (_NO_INDEX) are dropped
-            grad = jnp.zeros((rows.shape[0], plane), x.dtype).at[rows, flat].add(
-                up.reshape(flat.shape), mode="drop").reshape(sig.shape)
-        elif up is None:
-            out = fwd(x)
-        else:
-            out, pullback = jax.vjp(fwd, x)
-            (grad,) = pullback(up)
-        if idx is not None:
-            idx = jnp.where(idx == _NO_INDEX, -1, idx) if sig.indices else None
-        return out, idx, grad
+        return pool(x)
 
-    return jax.jit(run)
+    def gradient(x: Any, up: Any) -> Any:
+        global _compiles
+        _compiles += 1
+        if pool_grad is not None:  # JAX has no VJP for this one: the plan routes it itself
+            return pool_grad(x, up)
+        _, pullback = jax.vjp(lambda t: _values(pool(t)), x)
+        return pullback(up)[0]
+
+    return jax.jit(forward), jax.jit(gradient)
+
+
+def _values(result: Any) -> Any:
+    """The output of pool(): its first item when it also returns indices."""
+    return result[0] if isinstance(result, tuple) else result
 
 
 def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.ndarray | None = None) -> Outcome:
     jax = _import()
-    fn = _build(_signature(case, plan_.args, x, device, upstream is not None))
+    forward, gradient = _compiled(plan_.code)
     # The first call of a signature includes tracing and compiling: that is JAX's own cost, and
     # running it twice to time the second call would double the work of a suite of distinct shapes.
     # The NumPy arrays go to the jitted function as they are, in the device's context: jit puts
@@ -341,7 +300,9 @@ def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.nd
     # https://docs.jax.dev/en/latest/_autosummary/jax.default_device.html)
     clock = Stopwatch()
     with jax.default_device(jax.devices(device)[0]), clock.framework():
-        out, idx, grad = jax.block_until_ready(fn(x, upstream))
+        result = jax.block_until_ready(forward(x))
+        grad = None if upstream is None else jax.block_until_ready(gradient(x, upstream))
+    out, idx = result if isinstance(result, tuple) else (result, None)
     return Outcome(
         output=np.asarray(out),
         indices=None if idx is None else np.asarray(idx).astype(np.int64),
@@ -352,35 +313,10 @@ def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.nd
 
 
 def repro(case: Case, plan_: Plan) -> str:
-    """Plain JAX code reproducing this result from a NumPy `x_np` (windowed ops; other modes
-    describe their emulation in comments)."""
-    lines = ["import jax", "import jax.numpy as jnp", "jax.config.update('jax_enable_x64', True)",
-             "x = jnp.asarray(x_np)"]
-    p, kind = case.params, plan_.args.get("kind")
-    if kind == "window" and case.op in ("max_pool", "avg_pool") and not p.return_indices:
-        low = "jnp.iinfo(x.dtype).min" if case.input.dtype in INT_DTYPES else "-jnp.inf"
-        pads = ((0, 0), (0, 0), *plan_.args["pads"])
-        rw = (f"jax.lax.reduce_window({{x}}, {{init}}, jax.lax.{{op}}, {(1, 1, *p.kernel_size)}, "
-              f"{(1, 1, *p.stride)}, {pads}, window_dilation={(1, 1, *p.dilation)})")
-        if case.op == "max_pool":
-            lines.append("out = " + rw.format(x="x", init=low, op="max"))
-        else:
-            lines.append("sums = " + rw.format(x="x", init="0", op="add"))
-            if p.divisor_override is not None:
-                lines.append(f"out = sums / {p.divisor_override}")
-            else:
-                if p.count_include_pad:
-                    extent = tuple((b, min(a, pa)) for (b, a), (_, pa) in zip(p.padding, plan_.args["pads"]))
-                    rest = tuple((0, pa - a) for (_, a), (_, pa) in zip(extent, plan_.args["pads"]))
-                    lines.append(f"mask = jnp.pad(jnp.pad(jnp.ones((1, 1, *x.shape[2:])), ((0, 0), (0, 0), *{extent}), "
-                                 f"constant_values=1), ((0, 0), (0, 0), *{rest}))")
-                    lines.append("counts = " + rw.format(x="mask", init="0.", op="add").replace(
-                        str(pads), str(((0, 0),) * (2 + case.spatial_dims))))
-                else:
-                    lines.append("counts = " + rw.format(x="jnp.ones((1, 1, *x.shape[2:]))", init="0.", op="add"))
-                lines.append("out = sums / counts")
+    """The plan's code, jitted and run on the case input `x_np` (CPU)."""
+    if "return out, jnp.where(idx" in plan_.code:
+        call = ("out, indices = jax.jit(pool)(x_np)\n"
+                "out, indices = np.asarray(out), np.asarray(indices).astype(np.int64)")
     else:
-        lines.append(f"# {plan_.mode}: " + "; ".join(plan_.conversions()))
-        lines.append(f"out = ...  # {plan_.call}")
-    lines.append("print(out)")
-    return "\n".join(lines)
+        call = "out = np.asarray(jax.jit(pool)(x_np))"
+    return script.repro(plan_, call)

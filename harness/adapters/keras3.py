@@ -7,7 +7,11 @@ or 'same' (TF's same: its average excludes the pads), Global*Pooling layers, and
 `keras.ops.adaptive_*_pool`. Emulated, exactly: explicit / asymmetric padding and ceil mode by
 an explicit pad (-inf for max, zeros for average) and a 'valid' pool; averages whose divisor
 is not the full window are window sums (average * window size) divided by the same pooling of
-a mask of the counted positions. Unsupported: dilation, Lp pooling, argmax indices.
+a mask of the counted positions. Unsupported: dilation, Lp pooling, argmax indices (but TF's own
+max_pool_with_argmax in 2-D on the TensorFlow backend).
+
+The plan's code (harness/adapters/script.py) is what runs and what the repro shows; it is written
+for one backend (it sets KERAS_BACKEND before importing Keras).
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from typing import Any
 import numpy as np
 
 from harness import semantics
+from harness.adapters import script
 from harness.adapters.base import Outcome, Probe, Stopwatch
 from harness.plan import Note, Pad, Plan, Step, Transpose, unsupported
+from harness.snippets import count_mask, source, unpad_flat_indices
 from harness.spec import ADAPTIVE_OPS, GLOBAL_OPS, INT_DTYPES, Case
 
 _keras: Any = None
@@ -90,6 +96,7 @@ def _transposes(case: Case, out_spatial: bool = True) -> tuple[Step, Step | None
 
 def plan(case: Case, backend: str | None = None) -> Plan:
     p, n = case.params, case.spatial_dims
+    backend = backend or "tensorflow"
     if case.op == "lp_pool":
         return unsupported("Keras has no Lp pooling")
     if any(d > 1 for d in p.dilation):
@@ -100,27 +107,70 @@ def plan(case: Case, backend: str | None = None) -> Plan:
         return unsupported("Keras pooling returns no argmax indices (so no unpooling either); TF's "
                            "max_pool_with_argmax covers only 2-D max pooling on the TensorFlow backend")
     into, back = _transposes(case, out_spatial=case.op not in GLOBAL_OPS or p.keepdims)
+    steps = (into, back) if back else (into,)
     if case.op in GLOBAL_OPS:
         layer = f"keras.layers.Global{'Max' if 'max' in case.op else 'Average'}Pooling{n}D(keepdims={p.keepdims})"
-        return Plan("native", f"{layer}(x)", (into, back) if back else (into,), args={"kind": "global"})
+        return Plan("native", f"{layer}(x)", steps, code=_code(case, backend, [f"out = {layer}(x)"], back))
     if case.op in ADAPTIVE_OPS:
         fn = "adaptive_max_pool" if case.op == "adaptive_max_pool" else "adaptive_average_pool"
-        return Plan("native", f"keras.ops.{fn}(x, output_size={p.output_size}, data_format='channels_last')",
-                    (into, back) if back else (into,), args={"kind": "adaptive", "fn": fn})
+        call = f"keras.ops.{fn}(x, output_size={p.output_size}, data_format='channels_last')"
+        return Plan("native", call, steps, code=_code(case, backend, [f"out = {call}"], back))
     fn = "max_pool" if case.op == "max_pool" else "average_pool"
     override = case.native.get("keras")
     if override is not None:
         kwargs = {"pool_size": p.kernel_size, "strides": p.stride, "padding": "valid", **override}
         call = f"keras.ops.{fn}(x, " + ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) + ")"
-        return Plan("native-override", call, (into, back) if back else (into,),
-                    reason="case asks for Keras's own parameters instead of the canonical semantics",
-                    args={"kind": "override", "fn": fn, "kwargs": kwargs})
+        code = _code(case, backend, [f"out = {call[:-1]}, data_format='channels_last')"], back)
+        return Plan("native-override", call, steps,
+                    reason="case asks for Keras's own parameters instead of the canonical semantics", code=code)
     padding = _native_padding(case)
     if padding is not None:
         call = f"keras.ops.{fn}(x, pool_size={p.kernel_size}, strides={p.stride}, padding='{padding}')"
-        return Plan("native", call, (into, back) if back else (into,),
-                    args={"kind": "window", "fn": fn, "padding": padding})
-    return _emulate(case, fn, into, back)
+        return Plan("native", call, steps, code=_code(case, backend, [f"out = {call[:-1]}, data_format='channels_last')"],
+                                                      back))
+    return _emulate(case, backend, fn, into, back)
+
+
+def _code(case: Case, backend: str, body: list[str], back: Step | None, helpers: tuple[Any, ...] = (),
+          finish: str = "", returns: str = "out") -> str:
+    """The plan's script for `backend`: pool(x) takes and gives channels-first tensors."""
+    n = case.spatial_dims
+    to_last, to_first = (0, *range(2, 2 + n), 1), (0, n + 1, *range(1, n + 1))
+    torch_bf16 = backend == "torch" and case.input.dtype == "bfloat16"
+    lines = ["import os", "", f"os.environ['KERAS_BACKEND'] = {backend!r}  # Keras picks its backend at import",
+             "import numpy as np", "import keras"]
+    if torch_bf16:
+        lines.append("import ml_dtypes")
+    if any("tf." in b for b in body):
+        lines.append("import tensorflow as tf")
+    lines += ["", "", "def to_tensor(a, device=None):  # (the harness places it with keras.device)"]
+    if torch_bf16:  # torch cannot take NumPy's bfloat16 (ml_dtypes): the exact float32 values, cast
+        lines.append("    return keras.ops.cast(keras.ops.convert_to_tensor(a.astype(np.float32), dtype='float32'), "
+                     "'bfloat16')")
+    else:  # an explicit dtype: raw TF ops would make float32 of some NumPy inputs
+        lines.append("    return keras.ops.convert_to_tensor(a, dtype=a.dtype.name)")
+    lines += ["", "", "def to_numpy(t):"]
+    if torch_bf16:
+        lines += ["    if keras.backend.standardize_dtype(t.dtype) == 'bfloat16':",
+                  "        return keras.ops.convert_to_numpy(keras.ops.cast(t, 'float32')).astype(ml_dtypes.bfloat16)"]
+    lines += ["    return np.asarray(keras.ops.convert_to_numpy(t))", "", "", "def pool(x):",
+              f"    x = keras.ops.transpose(x, {to_last})  # input channels-last"]
+    lines += [f"    {b}" for b in body]
+    if back is not None:
+        lines.append(f"    out = keras.ops.transpose(out, {to_first})  # output channels-first")
+    lines.append(f"    return {returns}")
+    for fn in helpers:
+        lines += ["", "", source(fn).rstrip()]
+    if finish:
+        lines += ["", "", "def finish_indices(i):", f"    return {finish}"]
+    return "\n".join(lines) + "\n"
+
+
+def _low(case: Case) -> str:
+    """The pad value that never wins a max, as code on the channels-last tensor `x`."""
+    if case.input.dtype in INT_DTYPES:  # the tensor's own dtype: Keras on JAX without x64 made int64 an int32
+        return "np.iinfo(keras.backend.standardize_dtype(x.dtype)).min"
+    return "-np.inf"
 
 
 def _plan_argmax(case: Case) -> Plan:
@@ -138,8 +188,13 @@ def _plan_argmax(case: Case) -> Plan:
         steps.append(back)
     call = (f"tf.nn.max_pool_with_argmax(x, ksize={p.kernel_size}, strides={p.stride}, padding='VALID', "
             "include_batch_in_index=False)")
+    body = [f"x = keras.ops.pad(x, {[(0, 0), *pads, (0, 0)]!r}, constant_values={_low(case)})",
+            f"out, idx = tf.nn.max_pool_with_argmax(x, {p.kernel_size!r}, {p.stride!r}, 'VALID', "
+            "include_batch_in_index=False)"]
+    channels = case.input.shape[1]
+    finish = f"np.moveaxis(unpad_flat_indices(i // {channels}, {case.spatial_shape!r}, {pads!r}), -1, 1)"
     return Plan("native", call, tuple(steps), reason="Keras layers return no indices; TF's own op does",
-                args={"kind": "argmax", "pads": pads})
+                code=_code(case, "tensorflow", body, back, (unpad_flat_indices,), finish, returns="(out, idx)"))
 
 
 def _after_pads(case: Case) -> tuple[tuple[int, int], ...]:
@@ -168,7 +223,7 @@ def _native_padding(case: Case) -> str | None:
     return None
 
 
-def _emulate(case: Case, fn: str, into: Step, back: Step | None) -> Plan:
+def _emulate(case: Case, backend: str, fn: str, into: Step, back: Step | None) -> Plan:
     p = case.params
     pads = _after_pads(case)
     is_max = case.op == "max_pool"
@@ -177,142 +232,86 @@ def _emulate(case: Case, fn: str, into: Step, back: Step | None) -> Plan:
                                    f"{low if is_max else 'zeros'}: Keras pads only 'same'; after-pad also makes "
                                    "ceil-mode windows")]
     why = "explicit, asymmetric or ceil-mode padding"
-    if not is_max:
+    full = [(0, 0), *pads, (0, 0)]
+    window = f"{p.kernel_size!r}, {p.stride!r}, 'valid', data_format='channels_last'"
+    helpers: tuple[Any, ...] = ()
+    if is_max:
+        body = [f"out = keras.ops.max_pool(keras.ops.pad(x, {full!r}, constant_values={_low(case)}), {window})"]
+    else:
         size = math.prod(p.kernel_size)
+        body = [f"sums = keras.ops.average_pool(keras.ops.pad(x, {full!r}), {window}) * {size}"]
         if p.divisor_override is not None:
             steps.append(Note(f"window sums = average_pool(valid) * {size}; divided by divisor_override="
                               f"{p.divisor_override}"))
             why += ", divisor_override"
+            body.append(f"out = sums / {p.divisor_override!r}")
         else:
             counted = "padded extent" if p.count_include_pad else "real input"
             steps.append(Note(f"window sums = average_pool(valid) * {size}; divided by the same pooling of a mask "
                               f"of the {counted} (count_include_pad={p.count_include_pad})"))
+            helpers = (count_mask,)
+            body += [f"mask = count_mask({case.spatial_shape!r}, {p.padding!r}, {pads!r}, {p.count_include_pad!r})",
+                     "mask = keras.ops.convert_to_tensor(mask[None, ..., None], dtype=sums.dtype)",
+                     f"out = sums / (keras.ops.average_pool(mask, {window}) * {size})"]
     if back:
         steps.append(back)
-    call = f"keras.ops.{fn}(keras.ops.pad(x, ...), pool_size={p.kernel_size}, strides={p.stride}, padding='valid')"
+    call = f"keras.ops.{fn}(keras.ops.pad(x, {full!r}), pool_size={p.kernel_size}, strides={p.stride}, padding='valid')"
     return Plan("emulated", call, tuple(steps), reason=f"Keras pooling has no {why}",
-                args={"kind": "emulated", "fn": fn, "pads": tuple(pads)})
+                code=_code(case, backend, body, back, helpers))
 
 
 # ---------------------------------------------------------------- execution
 
 
-def _forward(case: Case, args: dict[str, Any], x: Any) -> Any:
-    """x is channels-last; returns the channels-last (or (N, C)) output."""
-    keras, p = _import(), case.params
-    ops, n = keras.ops, case.spatial_dims
-    kind = args["kind"]
-    if kind == "argmax":
-        import tensorflow as tf
-
-        dtype = keras.backend.standardize_dtype(x.dtype)
-        low = np.iinfo(dtype).min if dtype.startswith("int") else -np.inf
-        padded = ops.pad(x, [(0, 0), *args["pads"], (0, 0)], constant_values=low)
-        return tf.nn.max_pool_with_argmax(padded, p.kernel_size, p.stride, "VALID", include_batch_in_index=False)
-    if kind == "global":
-        name = f"Global{'Max' if 'max' in case.op else 'Average'}Pooling{n}D"
-        return getattr(keras.layers, name)(keepdims=p.keepdims)(x)
-    if kind == "adaptive":
-        return getattr(ops, args["fn"])(x, output_size=p.output_size, data_format="channels_last")
-    pool = getattr(ops, args["fn"])
-    if kind == "override":
-        return pool(x, data_format="channels_last", **args["kwargs"])
-    if kind == "window":
-        return pool(x, p.kernel_size, p.stride, args["padding"], data_format="channels_last")
-    pads = [(0, 0), *args["pads"], (0, 0)]
-    if case.op == "max_pool":
-        # The tensor's own dtype: Keras on JAX without x64 has already made int64 an int32.
-        dtype = keras.backend.standardize_dtype(x.dtype)
-        low = np.iinfo(dtype).min if dtype.startswith("int") else -np.inf
-        return pool(ops.pad(x, pads, constant_values=low), p.kernel_size, p.stride, "valid", data_format="channels_last")
-    size = math.prod(p.kernel_size)
-    sums = pool(ops.pad(x, pads), p.kernel_size, p.stride, "valid", data_format="channels_last") * size
-    if p.divisor_override is not None:
-        return sums / p.divisor_override
-    mask = semantics.count_mask(case.spatial_shape, p.padding, args["pads"], p.count_include_pad)
-    m = ops.convert_to_tensor(mask[None, ..., None], dtype=sums.dtype)
-    counts = pool(m, p.kernel_size, p.stride, "valid", data_format="channels_last") * size
-    return sums / counts
-
-
-def _to_numpy(t: Any) -> np.ndarray:
-    keras = _import()
-    if keras.backend.backend() == "torch" and keras.backend.standardize_dtype(t.dtype) == "bfloat16":
-        import ml_dtypes
-
-        return keras.ops.convert_to_numpy(keras.ops.cast(t, "float32")).astype(ml_dtypes.bfloat16)
-    return np.asarray(keras.ops.convert_to_numpy(t))
-
-
-def _tensor(a: np.ndarray) -> Any:
-    """An explicit-dtype tensor (raw TF ops would silently make float32 of some NumPy inputs)."""
-    keras = _import()
-    if keras.backend.backend() == "torch" and a.dtype.name == "bfloat16":
-        return keras.ops.cast(keras.ops.convert_to_tensor(a.astype(np.float32), dtype="float32"), "bfloat16")
-    return keras.ops.convert_to_tensor(a, dtype=a.dtype.name)
-
-
 def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.ndarray | None = None) -> Outcome:
     keras = _import()
-    ops, n = keras.ops, case.spatial_dims
-    to_last = (0, *range(2, 2 + n), 1)
-    to_first = (0, n + 1, *range(1, n + 1))
+    code = script.namespace(plan_.code)
     clock = Stopwatch()
     with keras.device(f"{'gpu' if device == 'gpu' else 'cpu'}:0"):
-        xt = _tensor(x)
-
+        xt = code["to_tensor"](x)
         found: dict[str, Any] = {}
 
         def f(t: Any) -> Any:
-            out = _forward(case, plan_.args, ops.transpose(t, to_last))
+            out = code["pool"](t)
             if isinstance(out, tuple):  # (values, TF argmax indices)
                 out, found["indices"] = out
-            return ops.transpose(out, to_first) if len(out.shape) == n + 2 else out
+            return out
 
         with clock.framework():
-            if upstream is None:
-                out, grad = f(xt), None
-            else:
-                out, grad = _with_grad(f, xt, _tensor(upstream))
-            out_np = _to_numpy(out)
-            grad_np = None if grad is None else _to_numpy(grad)
+            # The output of a plain call, as the repro makes it: under a backend's autodiff (jax.vjp
+            # on Keras-JAX) the same ops can round differently.
+            out = f(xt)
+            grad = None if upstream is None else _gradient(f, xt, code["to_tensor"](upstream))
+            out_np = code["to_numpy"](out)
+            grad_np = None if grad is None else code["to_numpy"](grad)
     indices = None
     if "indices" in found:
-        indices = _tf_indices(np.asarray(found["indices"]), case.spatial_shape, plan_.args["pads"], x.shape[1])
+        indices = script.finish_indices(plan_, code["to_numpy"](found["indices"]))
     return Outcome(output=out_np, indices=indices, grad=grad_np, dtype=keras.backend.standardize_dtype(out.dtype),
                    seconds=clock.seconds)
 
 
-def _tf_indices(idx: np.ndarray, spatial: tuple[int, ...], pads: tuple[tuple[int, int], ...], channels: int) -> np.ndarray:
-    """TF ((h*Wp)+w)*C + c over the padded NHWC input -> h*W + w of the input plane, NCHW."""
-    return np.moveaxis(semantics.unpad_flat_indices(idx // channels, spatial, pads), -1, 1)
-
-def _with_grad(f: Any, xt: Any, up: Any) -> tuple[Any, Any]:
+def _gradient(f: Any, xt: Any, up: Any) -> Any:
     """Gradient of sum(f(x) * up) with the backend's own autodiff."""
     backend = _import().backend.backend()
     mod = _backend_module()
     if backend == "tensorflow":
         with mod.GradientTape() as tape:
             tape.watch(xt)
-            out = f(xt)
-            loss = mod.reduce_sum(out * up)
-        return out, tape.gradient(loss, xt)
+            loss = mod.reduce_sum(f(xt) * up)
+        return tape.gradient(loss, xt)
     if backend == "jax":
-        out, pullback = mod.vjp(f, xt)
-        return out, pullback(up)[0]
+        _, pullback = mod.vjp(f, xt)
+        return pullback(up)[0]
     xt = xt.detach().requires_grad_(True)
-    out = f(xt)
-    (grad,) = mod.autograd.grad((out * up).sum(), xt)
-    return out, grad
+    (grad,) = mod.autograd.grad((f(xt) * up).sum(), xt)
+    return grad
 
 
 def repro(case: Case, plan_: Plan) -> str:
-    """Plain Keras code reproducing this result from a NumPy `x_np`."""
-    n = case.spatial_dims
-    lines = ["import keras", f"x = keras.ops.transpose(keras.ops.convert_to_tensor(x_np, dtype='{case.input.dtype}'), "
-             f"{(0, *range(2, 2 + n), 1)})"]
-    if plan_.args.get("kind") == "emulated":
-        lines.append(f"# emulated: {'; '.join(plan_.conversions()[1:])}")
-    lines.append(f"out = {plan_.call}")
-    lines.append("print(out)  # channels-last")
-    return "\n".join(lines)
+    """The plan's code, run on the case input `x_np` (CPU)."""
+    if "def finish_indices" in plan_.code:
+        call = "out, indices = pool(to_tensor(x_np))\nout, indices = to_numpy(out), finish_indices(to_numpy(indices))"
+    else:
+        call = "out = to_numpy(pool(to_tensor(x_np)))"
+    return script.repro(plan_, call)

@@ -58,7 +58,7 @@ def render_all(doc: dict[str, Any] | Stored, out: Path, baseline: dict[str, Any]
                 junit.write(junit_testcases(case, rs))
                 yield case, rs, href
 
-        write_html(out / "index.html", tally, rows(), pages, sections, baseline)
+        write_html(out / "index.html", tally, rows(), pages, sections, PAGE_SIZE, baseline)
         junit.write(junit_foot())
     return tally.summary()
 

@@ -280,8 +280,9 @@ def test_repro_snippet_reproduces_the_result(tmp_path, op, params) -> None:
     from harness.repro import input_code
 
     case = case_from(op, [1, 2, 7, 8], params, tmp_path)
-    plan = jax_adapter.plan(case)
+    plan, outcome, ref = run(case)
     scope: dict = {}
     exec(input_code(case) + jax_adapter.repro(case, plan).replace("print(out)", ""), scope)  # noqa: S102
-    ref = reference.compute(case, make_input(case.input))
-    np.testing.assert_allclose(np.asarray(scope["out"]), ref.output, rtol=1e-5, atol=1e-6)
+    assert scope["out"].dtype == outcome.output.dtype
+    np.testing.assert_array_equal(scope["out"], outcome.output)  # bit for bit what the run recorded
+    np.testing.assert_allclose(scope["out"], ref.output, rtol=1e-5, atol=1e-6)
