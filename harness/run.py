@@ -449,6 +449,11 @@ class Runner:
                 self.clock.to("compare")
                 cmp = self._compare(task, outcome)
             record["seconds"] = outcome.seconds
+            if outcome.executed:  # what the framework reported doing (a converter's ops)
+                planned = [c for c in record["conversions"] if c != "none"]
+                record["conversions"] = planned + list(outcome.executed)
+            if outcome.convert_seconds is not None:
+                record["convert_seconds"] = outcome.convert_seconds
             label = f"{task.framework}-{task.device}"
             if cmp["shape"] == cmp["ref_shape"]:
                 state.outputs[label] = outcome.output

@@ -25,3 +25,23 @@ def case_from(op: str, shape: list[int], params: dict | None = None, tmp: Path |
 
 def seed_cases() -> dict[str, Case]:
     return {c.id: c for c in normalise(read_file(ROOT / "cases" / "seeds.yaml"))}
+
+
+def run_repro(case: Case, script: str, tmp: Path) -> dict:
+    """Run `input_code + script` in a fresh interpreter (what a user pastes) and return the
+    arrays it leaves in `out` (and `indices`) as NumPy."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from harness.repro import input_code
+
+    saved = tmp / f"repro-{abs(hash(script))}.npz"
+    tail = (f"\nimport numpy as _np\n_np.savez({str(saved)!r}, out=out"
+            + (", indices=indices" if "indices" in script else "") + ")\n")
+    proc = subprocess.run([sys.executable, "-c", input_code(case) + script + tail], capture_output=True, text=True,
+                          env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with np.load(saved) as data:
+        return {k: data[k] for k in data.files}

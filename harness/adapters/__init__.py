@@ -27,6 +27,12 @@ REGISTRY: dict[str, AdapterSpec] = {
     "keras-jax": AdapterSpec("keras-jax", "harness.adapters.keras3", {"KERAS_BACKEND": "jax"}, "jax"),
     "keras-torch": AdapterSpec("keras-torch", "harness.adapters.keras3", {"KERAS_BACKEND": "torch"}, "torch"),
     "jax": AdapterSpec("jax", "harness.adapters.jaxlax"),
+    # LiteRT: the TF call converted to a .tflite model; "litert" runs it as the interpreter does by
+    # default (XNNPACK delegate), "litert-builtin" on the builtin kernels alone (they differ on NaN).
+    "litert": AdapterSpec("litert", "harness.adapters.litert", backend="xnnpack"),
+    "litert-builtin": AdapterSpec("litert-builtin", "harness.adapters.litert", backend="builtin"),
+    "flax": AdapterSpec("flax", "harness.adapters.flax_pool"),
+    "paddle": AdapterSpec("paddle", "harness.adapters.paddle_pool"),
 }
 # Every built-in adapter runs by default; one whose framework is not installed is reported
 # skipped (never passed), so the default is right on any machine.

@@ -7,6 +7,9 @@
 `x` is the case input (NumPy, case dtype, channels-first); `upstream` is given when the case
 asks for a gradient. Outcome arrays are NumPy, in the framework's own layout converted back to
 channels-first (the conversions are in the plan).
+
+An adapter writes its call as Python source, one text per signature, that is both what `execute`
+runs (harness/adapters/script.py) and the `repro(case, plan)` script handed to the user.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ class Outcome:
     grad: np.ndarray | None = None
     dtype: str = ""  # the framework's output dtype, by name
     seconds: float = 0.0  # time inside the framework's pooling (and backward) calls
+    # Conversions only the framework could tell, read back at run time (the ops a converter
+    # produced, the kernels that ran): appended to the plan's conversions in the result.
+    executed: tuple[str, ...] = ()
+    convert_seconds: float | None = None  # building the model (conversion), apart from `seconds`
 
 
 class Stopwatch:
