@@ -1,6 +1,7 @@
 """Benchmark the harness against a direct-call baseline on a fixed generated suite.
 
     python benchmarks/bench.py [--cases 1000] [--big 10000] [--frameworks torch,keras,jax]
+                               [--also onnxruntime,torch-onnx]
 
 Prints: wall times and cases x frameworks per second, the breakdown (framework calls measured in
 the workers, start-up, inputs, reference, comparison, serialisation, rendering), the ratio
@@ -120,6 +121,9 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=10_000, help="cases for the peak-RSS run (0 to skip)")
     ap.add_argument("--frameworks", default="torch,keras,jax")
     ap.add_argument("--repeat", type=int, default=2, help="runs of baseline and harness; the best wall is kept")
+    ap.add_argument("--also", default="onnxruntime,torch-onnx",
+                    help="frameworks without a direct-call baseline: their framework time from one more harness "
+                         "run of the suite ('' to skip)")
     args = ap.parse_args()
     fws = args.frameworks.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="pool-parity-bench-"))
@@ -196,7 +200,25 @@ def main() -> None:
             marginal = (big_parent - parent) / (args.big - args.cases)
             print(f"{'parent CPU per extra case':32}{marginal * 1000:>10.3f} ms   (({args.big} - {args.cases} cases) "
                   "difference: the per-case overhead; target < 1 ms)")
+    if args.also:
+        also_framework_time(yaml_path, tmp / "also", args.also)
     print(f"(work files in {tmp})")
+
+
+def also_framework_time(yaml_path: Path, out: Path, frameworks: str) -> None:
+    """Framework-call time of the frameworks that have no direct-call baseline (ONNX Runtime, the
+    exporter path), from their own harness run of the same suite."""
+    wall, doc, _ = run_harness(yaml_path, out, frameworks, 1)
+    print(f"frameworks without a baseline ({frameworks}; their own --jobs 1 run, wall {wall:.1f} s):")
+    for fw in frameworks.split(","):
+        rows = [r for r in doc["results"] if r["framework"] == fw]
+        ran = [r for r in rows if r["seconds"] is not None]
+        if not ran:
+            why = doc["meta"]["frameworks"].get(fw, {}).get("error", "no result ran")
+            print(f"{'  framework calls: ' + fw:32}{'-':>10}   ({why})")
+            continue
+        print(f"{'  framework calls: ' + fw:32}{sum(r['seconds'] for r in ran):>10.2f}   ({len(ran)} of {len(rows)} "
+              "results ran; first call per signature includes the session / export)")
 
 
 if __name__ == "__main__":

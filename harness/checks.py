@@ -65,7 +65,9 @@ def _number(value: Any) -> float | None:
     if isinstance(value, str) and value.lower() in SPECIAL:
         return SPECIAL[value.lower()]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        # One NaN: YAML's .nan is PyYAML's -inf/inf, x86's NaN with the sign bit set, and a sign
+        # that differs between the case and its repro (np.nan) changes the bits frameworks return.
+        return math.nan if math.isnan(value) else float(value)
     return None
 
 

@@ -147,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     matrix = sub.add_parser("matrix", help="one page of case x run (version sets), changes against the first run")
     matrix.add_argument("results", nargs="+", type=Path, help="BASELINE OTHER...: run directories or results.json")
     matrix.add_argument("--out", type=Path, required=True, help="write index.html, matrix.json and matrix.md here")
+    onnx = sub.add_parser("import-onnx", help="turn the installed onnx package's pooling node tests into a case file")
+    onnx.add_argument("--out", type=Path, default=Path("cases/onnx_node_tests.yaml"))
+    onnx.add_argument("--data", type=Path, help="a directory of node tests (test_*pool*/model.onnx, "
+                      "test_data_set_0/*.pb); default: the onnx package's own")
     return parser
 
 
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "explain": cmd_explain,
                 "repro": cmd_repro, "report": cmd_report, "findings": cmd_findings, "diff": cmd_diff,
-                "matrix": cmd_matrix}[args.command](args)
+                "matrix": cmd_matrix, "import-onnx": cmd_import_onnx}[args.command](args)
     except CaseErrors as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)
@@ -441,3 +445,23 @@ def _not_a_run(out: Path) -> Path:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def cmd_import_onnx(args: argparse.Namespace) -> int:
+    from harness import onnx_import
+
+    if args.data is not None and not args.data.is_dir():
+        raise HarnessError(f"--data {args.data}: not a directory")
+    try:
+        from harness.adapters import onnx_node_tests
+    except ImportError as exc:  # pragma: no cover - onnx is in the frameworks extra
+        raise HarnessError(f"import-onnx needs the onnx package ({exc})") from None
+    try:
+        tests = onnx_node_tests.read(args.data)
+    except ModuleNotFoundError as exc:
+        raise HarnessError(f"import-onnx needs the onnx package: {exc}") from None
+    if not tests:
+        raise HarnessError(f"no pooling node tests found in {args.data or 'the onnx package'}")
+    written, skipped = onnx_import.write(tests, args.out, onnx_node_tests.onnx_version())
+    print(f"{args.out}: {written} cases from {len(tests)} ONNX node tests; {len(skipped)} not expressed (listed at its top)")
+    return EXIT_OK

@@ -25,6 +25,8 @@ TOLERANCES: dict[str, tuple[float, float]] = {
     "bfloat16": (1.6e-2, 1e-2),  # about 2 ulp of bfloat16 (eps 2**-7)
     "int32": (0.0, 0.0),
     "int64": (0.0, 0.0),
+    "uint8": (0.0, 0.0),
+    "int8": (0.0, 0.0),
 }
 MAX_LOCATIONS = 5
 

@@ -416,7 +416,7 @@ def _inject(check: _Checker, node: Node, shape: tuple[int, ...], dtype: str, lay
         if value is None:
             check.fail(item, "value", f"{field}.value", f"must be a number or nan/inf/-inf, got {_show(item.get('value'))}")
             continue
-        if dtype in INT_DTYPES and not math.isfinite(value):
+        if dtype in INT_DTYPES and not (math.isfinite(value) and value.is_integer()):
             check.fail(item, "value", f"{field}.value", f"{dtype} input cannot hold {item.get('value')}")
             continue
         if _misfits([value], dtype) is not None:

@@ -32,6 +32,23 @@ class Pad:
 
 
 @dataclass(frozen=True)
+class Reshape:
+    shape: str  # "(N, C)", ...
+    why: str
+
+    def __str__(self) -> str:
+        return f"reshape output to {self.shape} ({self.why})"
+
+
+@dataclass(frozen=True)
+class IndexRemap:
+    what: str  # "flat over N*C*spatial -> flat per (N, C) plane", ...
+
+    def __str__(self) -> str:
+        return f"index remap: {self.what}"
+
+
+@dataclass(frozen=True)
 class Note:
     text: str
 
@@ -39,7 +56,7 @@ class Note:
         return self.text
 
 
-Step = Transpose | Pad | Note
+Step = Transpose | Pad | Reshape | IndexRemap | Note
 
 
 @dataclass(frozen=True)

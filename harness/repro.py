@@ -26,11 +26,11 @@ def input_code(case: Case, x: np.ndarray | None = None) -> str:
     head = "import numpy as np\n" + ("import ml_dtypes\n" if spec.dtype == "bfloat16" else "")
     x = make_input(spec) if x is None else x
     note = f"  # shape {list(x.shape)}, channels-first"
-    if x.size <= MAX_LITERAL and (spec.values is not None or spec.inject or x.size <= SMALL):
+    if x.size <= MAX_LITERAL and (spec.values is not None or spec.inject or x.size <= SMALL) and _plain_nans(x):
         # json renders floats exactly (shortest round-trip repr) and fast; NaN/Infinity -> NumPy names
         values = json.dumps(x.astype(np.float64).tolist()).replace("NaN", "np.nan").replace("Infinity", "np.inf")
         return f"{head}x_np = np.array({values}, dtype={dtype}){note}\n"
-    if spec.values is not None:  # a large input written out in the case: its exact bytes
+    if spec.values is not None or not _plain_nans(x):  # written out in the case, large: its exact bytes
         packed = base64.b64encode(zlib.compress(np.ascontiguousarray(x).tobytes(), 9)).decode()
         return (f"{head}import base64\nimport zlib\n\nx_np = np.frombuffer(zlib.decompress(base64.b64decode(\n"
                 f"    {packed!r})), dtype={dtype}).reshape({tuple(x.shape)!r}).copy(){note}\n")
@@ -56,6 +56,17 @@ def input_code(case: Case, x: np.ndarray | None = None) -> str:
             lines.append(f"for at in {[tuple(p) for p in inj.at]!r}:\n    data[at] = {_num(inj.value)}")
     lines.append(f"x_np = data.astype({dtype}){note}")
     return head + "\n".join(lines) + "\n"
+
+
+def _plain_nans(x: np.ndarray) -> bool:
+    """Every NaN in x is NumPy's own (np.nan's bits), so literal code rebuilds it exactly."""
+    if x.dtype.kind in "iub":
+        return True
+    nan = np.isnan(x.astype(np.float32))
+    if not nan.any():
+        return True
+    canonical = np.full(1, np.nan, x.dtype)
+    return bool((x[nan].view(np.uint8).reshape(-1, x.itemsize) == canonical.view(np.uint8)).all())
 
 
 def _num(value: float) -> str:

@@ -23,7 +23,8 @@ GLOBAL_OPS = ("global_max_pool", "global_avg_pool")
 ADAPTIVE_OPS = ("adaptive_max_pool", "adaptive_avg_pool")
 MAX_OPS = ("max_pool", "global_max_pool", "adaptive_max_pool", "max_unpool")
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
-INT_DTYPES = ("int32", "int64")
+# uint8 / int8: the quantised dtypes of deployment runtimes (ONNX MaxPool takes them, not int32).
+INT_DTYPES = ("int32", "int64", "uint8", "int8")
 DTYPES = FLOAT_DTYPES + INT_DTYPES
 
 

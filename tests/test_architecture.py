@@ -9,7 +9,8 @@ import sys
 
 from tests.helpers import ROOT
 
-FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "jaxlib", "flax", "paddle", "ai_edge_litert")
+FRAMEWORKS = ("torch", "tensorflow", "keras", "jax", "jaxlib", "onnx", "onnxruntime", "onnxscript", "onnx_ir", "flax", "paddle",
+              "ai_edge_litert")
 
 
 def test_no_framework_import_outside_adapters() -> None:
@@ -25,7 +26,7 @@ import sys
 from harness.cli import main
 assert main(["validate", "cases"]) == 0
 assert main(["list", "cases"]) == 0
-assert main(["explain", "seed-D3-avg-ceil-cip", "cases", "--frameworks", "torch,keras,jax,keras-jax,litert,litert-builtin,flax,paddle"]) == 0
+assert main(["explain", "seed-D3-avg-ceil-cip", "cases", "--frameworks", "torch,keras,jax,keras-jax,onnxruntime,torch-onnx,litert,litert-builtin,flax,paddle"]) == 0
 loaded = {{m.split(".")[0] for m in sys.modules}} & set({FRAMEWORKS!r})
 assert not loaded, loaded
 """

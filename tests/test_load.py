@@ -376,6 +376,25 @@ def test_mangled_case_files_fail_cleanly(tmp_path: Path) -> None:
             assert all("\n" not in str(e) and str(e).startswith(str(path)) for e in exc.errors), text
 
 
+EIGHT_BIT = [
+    ('input: {shape: [1, 1, 2, 2], dtype: uint8, values: [[[[0, 255], [256, 1]]]]}',
+     ["input.values", "256 does not fit uint8 (range 0 to 255)"]),
+    ('input: {shape: [1, 1, 2, 2], dtype: int8, generator: {kind: randint, low: -5, high: 5}, inject: [{value: 200, at: [[0, 0, 0, 0]]}]}',
+     ["input.inject[0].value", "200 does not fit int8 (range -128 to 127)"]),
+    ('input: {shape: [1, 1, 2, 2], dtype: int8, generator: {kind: randint, low: -5, high: 5}, inject: [{value: 1.5, fraction: 0.5}]}',
+     ["input.inject[0].value", "int8 input cannot hold 1.5"]),
+    ('input: {shape: [1, 1, 2, 2], dtype: uint8, generator: {kind: randn}}',
+     ["input.generator", "reach -6, which does not fit uint8"]),
+]
+
+
+@pytest.mark.parametrize("inp,expected", EIGHT_BIT)
+def test_eight_bit_inputs_refuse_values_outside_their_range(tmp_path: Path, inp: str, expected: list[str]) -> None:
+    [line] = errors_of(tmp_path, f"cases:\n  - id: a\n    op: max_pool\n    {inp}\n    params: {{kernel_size: 2}}\n")
+    for part in expected:
+        assert part in line, line
+
+
 def test_expectations_in_every_form(tmp_path: Path) -> None:
     """A verdict, a list of one (the same, strict) and a list of outcomes (machine-dependent)."""
     body = "cases:\n" + "".join(

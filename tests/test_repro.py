@@ -120,3 +120,16 @@ def test_repro_command_refuses_an_unsupported_pair(capsys) -> None:
 
     assert main(["repro", "lp-ceil", "--framework", "keras"]) == 2
     assert "does not run on keras (keras: Keras has no Lp pooling)" in capsys.readouterr().err
+
+
+def test_nan_bits_survive_into_the_repro(tmp_path) -> None:
+    """YAML's .nan is PyYAML's -inf/inf (x86's NaN, sign bit set): the loader keeps one NaN, and
+    input_code writes any other NaN's exact bits, since frameworks hand the bits on."""
+    case = case_from("max_pool", [1, 1, 4], {"kernel_size": 2}, tmp_path,
+                     input={"shape": [1, 1, 4], "values": [[[1.0, float("nan"), 2.0, 3.0]]]})  # written .nan
+    x = make_input(case.input)
+    assert x.view(np.uint32)[0, 0, 1] == np.array(np.nan, np.float32).view(np.uint32)
+    negative = -x  # the sign bit flips on the NaN too
+    scope: dict = {}
+    exec(input_code(case, negative), scope)  # noqa: S102
+    assert scope["x_np"].tobytes() == negative.tobytes()

@@ -42,8 +42,8 @@ class Outcome:
     grad: np.ndarray | None = None
     dtype: str = ""  # the framework's output dtype, by name
     seconds: float = 0.0  # time inside the framework's pooling (and backward) calls
-    # Conversions only the framework could tell, read back at run time (the ops a converter
-    # produced, the kernels that ran): appended to the plan's conversions in the result.
+    # Conversions only execution can tell, read back at run time (the ops a converter or an
+    # exporter produced, the kernels that ran): appended to the plan's conversions in the result.
     executed: tuple[str, ...] = ()
     convert_seconds: float | None = None  # building the model (conversion), apart from `seconds`
 

@@ -100,52 +100,56 @@ def plan(case: Case, backend: str | None = None) -> Plan:
         return _plan_adaptive(case, low)
     pads = _pads(case)
     window = (p.kernel_size, p.stride, pads, p.dilation)
-    if case.op == "max_unpool":
-        scatter = Note(f"scatter: zeros of {list(p.output_size or ())} per plane, .at[flat index].set(max), "
-                       "as max_unpool does")
-        size = int(np.prod(p.output_size or ()))
-        body = [f"values, idx = argmax_windows(x, {_args(*window)})",
-                f"out = scatter_to_plane(values, idx, {size}, 'set')",
-                f"return out.reshape(*x.shape[:2], *{p.output_size!r})"]
-        return Plan("emulated", _call(low, "max", *window) + " -> scatter", (_ARGMAX, scatter),
-                    reason="JAX has no argmax pooling or unpooling", code=_code(body, _ARGMAX_HELPERS))
-    steps: list[Any] = []
+    steps = script.Steps()
+    # The window's parameters; ceil mode grows the after-pads (a marked step of its own).
+    body = [f"window, strides, dilation = {tuple(p.kernel_size)!r}, {tuple(p.stride)!r}, {tuple(p.dilation)!r}",
+            f"pads = {tuple(p.padding)!r}"]
     if pads != p.padding:
         why = {"max_pool": f"padded with {low}, it never wins", "lp_pool": "zeros add nothing",
-               "avg_pool": "zeros add nothing and the divisor never counts them"}[case.op]
-        steps.append(Note(f"ceil_mode: after-pads {[a for _, a in p.padding]} -> {[a for _, a in pads]} "
-                          f"so the partial last windows exist ({why})"))
+               "avg_pool": "zeros add nothing and the divisor never counts them", "max_unpool": "it never wins"}[case.op]
+        body += steps.block(Note(f"ceil_mode: after-pads {[a for _, a in p.padding]} -> {[a for _, a in pads]} "
+                                 f"so the partial last windows exist ({why})"), f"pads = {tuple(pads)!r}")
+    if case.op == "max_unpool":
+        size = int(np.prod(p.output_size or ()))
+        body += steps.block(_ARGMAX, "values, idx = argmax_windows(x, window, strides, pads, dilation)")
+        body += steps.block(Note(f"scatter: zeros of {list(p.output_size or ())} per plane, .at[flat index].set(max), "
+                                 "as max_unpool does"), f"out = scatter_to_plane(values, idx, {size}, 'set')")
+        body.append(f"return out.reshape(*x.shape[:2], *{p.output_size!r})")
+        return Plan("emulated", _call(low, "max", *window) + " -> scatter", tuple(steps.steps),
+                    reason="JAX has no argmax pooling or unpooling", code=_code(body, _ARGMAX_HELPERS))
     if case.op == "max_pool":
-        return _plan_max(case, steps, window, low)
+        return _plan_max(case, steps, body, window, low)
     if case.op == "lp_pool":
         q = float(p.norm_type or 2.0)
-        steps.append(Note(f"lp: window sums of x**{q:g} (zero padding), then **(1/{q:g}); no abs, as PyTorch"))
         # An integral p goes through integer_pow: exact, and defined for negative x.
         power = f"jnp.power(x, {int(q)})" if q.is_integer() else f"jnp.power(x, {q!r})"
-        body = [f"sums = reduce_windows({power}, np.array(0, x.dtype), jax.lax.add, {_args(*window)})",
-                f"return jnp.power(sums, {1.0 / q!r})"]
-        return Plan("native", _call("0", "add", *window, x=f"x**{q:g}") + f" ** (1/{q:g})", tuple(steps),
+        body += steps.block(Note(f"lp: window sums of x**{q:g} (zero padding), then **(1/{q:g}); no abs, as PyTorch"),
+                            f"sums = reduce_windows({power}, np.array(0, x.dtype), jax.lax.add, window, strides, pads, "
+                            "dilation)", f"out = jnp.power(sums, {1.0 / q!r})")
+        body.append("return out")
+        return Plan("native", _call("0", "add", *window, x=f"x**{q:g}") + f" ** (1/{q:g})", tuple(steps.steps),
                     code=_code(body, (jax_code.reduce_windows,)))
-    body = [f"sums = reduce_windows(x, np.array(0, x.dtype), jax.lax.add, {_args(*window)})"]
+    body.append("sums = reduce_windows(x, np.array(0, x.dtype), jax.lax.add, window, strides, pads, dilation)")
     helpers: tuple[Any, ...] = (jax_code.reduce_windows,)
     if p.divisor_override is not None:
-        steps.append(Note(f"divide by divisor_override={p.divisor_override}"))
-        body.append(f"divisor = jnp.array({p.divisor_override!r}, x.dtype)")
+        body += steps.block(Note(f"divide by divisor_override={p.divisor_override}"),
+                            f"divisor = jnp.array({p.divisor_override!r}, x.dtype)")
     else:
         counted = "padded extent (ceil overhang excluded)" if p.count_include_pad else "real input"
-        steps.append(Note(f"divide by the same reduce_window (add) over a mask of ones on the {counted} "
-                          f"(count_include_pad={p.count_include_pad})"))
+        note = Note(f"divide by the same reduce_window (add) over a mask of ones on the {counted} "
+                    f"(count_include_pad={p.count_include_pad})")
         if p.count_include_pad:  # ones over [-before, L + after), zeros over any ceil-mode overhang
             helpers += (count_mask,)
-            body += [f"mask = jnp.asarray(count_mask({case.spatial_shape!r}, {p.padding!r}, {pads!r}, True), "
-                     "x.dtype)[None, None]",
-                     f"divisor = reduce_windows(mask, np.array(0, x.dtype), jax.lax.add, {_args(p.kernel_size, p.stride, tuple((0, 0) for _ in pads), p.dilation)})"]
+            body += steps.block(note, f"mask = jnp.asarray(count_mask({case.spatial_shape!r}, {p.padding!r}, pads, True), "
+                                      "x.dtype)[None, None]",
+                                "divisor = reduce_windows(mask, np.array(0, x.dtype), jax.lax.add, window, strides, "
+                                "((0, 0),) * len(pads), dilation)")
         else:
-            body.append(f"divisor = reduce_windows(jnp.ones((1, 1, *x.shape[2:]), x.dtype), np.array(0, x.dtype), "
-                        f"jax.lax.add, {_args(*window)})")
+            body += steps.block(note, "divisor = reduce_windows(jnp.ones((1, 1, *x.shape[2:]), x.dtype), "
+                                      "np.array(0, x.dtype), jax.lax.add, window, strides, pads, dilation)")
     # Integer sums stay integers; true division gives JAX's float (float32 for int32).
     body.append("return jnp.true_divide(sums, divisor)")
-    return Plan("native", _call("0", "add", *window) + " / divisor", tuple(steps), code=_code(body, helpers))
+    return Plan("native", _call("0", "add", *window) + " / divisor", tuple(steps.steps), code=_code(body, helpers))
 
 
 _ARGMAX_HELPERS = (jax_code.reduce_windows, jax_code.lowest, jax_code.first_max, jax_code.argmax_windows,
@@ -156,29 +160,33 @@ def _args(window: Any, strides: Any, pads: Any, dilation: Any) -> str:
     return f"{tuple(window)!r}, {tuple(strides)!r}, {tuple(pads)!r}, {tuple(dilation)!r}"
 
 
-def _plan_max(case: Case, steps: list[Any], window: tuple[Any, ...], low: str) -> Plan:
+def _plan_max(case: Case, steps: script.Steps, body: list[str], window: tuple[Any, ...], low: str) -> Plan:
     p = case.params
     call = _call(low, "max", *window)
     reasons = []
-    body = [f"out = reduce_windows(x, lowest(x.dtype), jax.lax.max, {_args(*window)})"]
+    body.append("out = reduce_windows(x, lowest(x.dtype), jax.lax.max, window, strides, pads, dilation)")
     helpers: tuple[Any, ...] = (jax_code.reduce_windows, jax_code.lowest)
     grad: list[str] = []
     if p.return_indices:
-        steps.append(_ARGMAX)
         reasons.append("JAX has no argmax pooling")
         helpers = _ARGMAX_HELPERS
-        body += [f"_, idx = argmax_windows(x, {_args(*window)})", "return out, jnp.where(idx == NO_INDEX, -1, idx)"]
+        body += steps.block(_ARGMAX, "_, idx = argmax_windows(x, window, strides, pads, dilation)",
+                            "idx = jnp.where(idx == NO_INDEX, -1, idx)")
+        body.append("return out, idx")
     else:
         body.append("return out")
     if case.grad and any(d > 1 for d in p.dilation):
-        if not p.return_indices:
-            steps.append(_ARGMAX)
-        steps.append(Note("gradient: upstream scattered onto the arg-max index of each window"))
         reasons.append("JAX has no VJP for max reduce_window with window_dilation (select_and_gather)")
         helpers = _ARGMAX_HELPERS
-        grad = [f"_, idx = argmax_windows(x, {_args(*window)})",
-                "return scatter_to_plane(up, idx, int(np.prod(x.shape[2:])), 'add').reshape(x.shape)"]
-    return Plan("emulated" if reasons else "native", call, tuple(steps), reason="; ".join(reasons),
+        grad = [line for line in body if line.startswith(("window, ", "pads = "))]
+        if not p.return_indices:
+            grad += steps.block(_ARGMAX, "_, idx = argmax_windows(x, window, strides, pads, dilation)")
+        else:
+            grad.append("_, idx = argmax_windows(x, window, strides, pads, dilation)")
+        grad += steps.block(Note("gradient: upstream scattered onto the arg-max index of each window"),
+                            "grad = scatter_to_plane(up, idx, int(np.prod(x.shape[2:])), 'add').reshape(x.shape)")
+        grad.append("return grad")
+    return Plan("emulated" if reasons else "native", call, tuple(steps.steps), reason="; ".join(reasons),
                 code=_code(body, helpers, grad))
 
 
@@ -196,7 +204,7 @@ def _code(body: list[str], helpers: tuple[Any, ...] = (), grad: list[str] | None
     lines += ["", "", "def pool(x):", *(f"    {b}" for b in body)]
     if grad:
         lines += ["", "", "def pool_grad(x, up):", *(f"    {b}" for b in grad)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
 def _plan_adaptive(case: Case, low: str) -> Plan:
@@ -204,7 +212,7 @@ def _plan_adaptive(case: Case, low: str) -> Plan:
     size = p.output_size or spatial
     is_max = case.op == "adaptive_max_pool"
     indices = is_max and p.return_indices
-    extra = (_ARGMAX,) if indices else ()
+    steps = script.Steps()
     helpers: tuple[Any, ...] = _ARGMAX_HELPERS if indices else (jax_code.reduce_windows, jax_code.lowest)
     if all(semantics.adaptive_is_uniform(L, o) for L, o in zip(spatial, size)):
         k = tuple(L // o for L, o in zip(spatial, size))
@@ -213,8 +221,9 @@ def _plan_adaptive(case: Case, low: str) -> Plan:
         if is_max:
             body = [f"out = reduce_windows(x, lowest(x.dtype), jax.lax.max, {_args(*window)})"]
             if indices:
-                body += [f"_, idx = argmax_windows(x, {_args(*window)})",
-                         "return out, jnp.where(idx == NO_INDEX, -1, idx)"]
+                body += steps.block(_ARGMAX, f"_, idx = argmax_windows(x, {_args(*window)})",
+                                    "idx = jnp.where(idx == NO_INDEX, -1, idx)")
+                body.append("return out, idx")
             else:
                 body.append("return out")
         else:
@@ -222,7 +231,7 @@ def _plan_adaptive(case: Case, low: str) -> Plan:
                     f"divisor = reduce_windows(jnp.ones((1, 1, *x.shape[2:]), x.dtype), np.array(0, x.dtype), "
                     f"jax.lax.add, {_args(*window)})",
                     "return jnp.true_divide(sums, divisor)"]
-        return Plan("emulated", call + ("" if is_max else f" / {int(np.prod(k))}"), extra,
+        return Plan("emulated", call + ("" if is_max else f" / {int(np.prod(k))}"), tuple(steps.steps),
                     reason="lax has no adaptive pooling; every dim divides, so one window k = s = L/out",
                     code=_code(body, helpers))
     bins = [semantics.adaptive_bins(L, o) for L, o in zip(spatial, size)]
@@ -232,27 +241,29 @@ def _plan_adaptive(case: Case, low: str) -> Plan:
                 + ("" if is_max else "; divided by the bin sizes"))
     helpers = (*helpers, jax_code.reduce_bins)
     if is_max:
-        body = [f"(out,) = reduce_bins((x,), lowest(x.dtype), jax.lax.max, {ranges!r})"]
+        body = steps.block(note, f"(out,) = reduce_bins((x,), lowest(x.dtype), jax.lax.max, {ranges!r})")
         if indices:
-            body += ["iota = jnp.broadcast_to(jnp.arange(int(np.prod(x.shape[2:])), dtype=jnp.int32).reshape(x.shape[2:]), "
-                     "x.shape)",
-                     "# indices carry no gradient (and JAX cannot differentiate a variadic reduce_window)",
-                     f"_, idx = reduce_bins((jax.lax.stop_gradient(x), iota), (lowest(x.dtype), np.array(NO_INDEX, np.int32)), first_max, "
-                     f"{ranges!r})",
-                     "return out, jnp.where(idx == NO_INDEX, -1, idx)"]
+            body += steps.block(
+                _ARGMAX,
+                "iota = jnp.broadcast_to(jnp.arange(int(np.prod(x.shape[2:])), dtype=jnp.int32).reshape(x.shape[2:]), "
+                "x.shape)",
+                "x = jax.lax.stop_gradient(x)  # indices carry no gradient (nor has a variadic reduce_window one)",
+                f"_, idx = reduce_bins((x, iota), (lowest(x.dtype), np.array(NO_INDEX, np.int32)), first_max, {ranges!r})",
+                "idx = jnp.where(idx == NO_INDEX, -1, idx)")
+            body.append("return out, idx")
         else:
             body.append("return out")
     else:
         widths = [tuple(e - s for s, e in r) for r in ranges]
-        body = [f"(sums,) = reduce_bins((x,), np.array(0, x.dtype), jax.lax.add, {ranges!r})",
-                f"divisor = jnp.asarray(functools.reduce(np.multiply.outer, [np.array(w) for w in {widths!r}]), "
-                "x.dtype)  # the bins are separable: a bin's size is the product of its widths",
-                "return jnp.true_divide(sums, divisor)"]
+        body = steps.block(note, f"(sums,) = reduce_bins((x,), np.array(0, x.dtype), jax.lax.add, {ranges!r})",
+                           f"divisor = jnp.asarray(functools.reduce(np.multiply.outer, [np.array(w) for w in "
+                           f"{widths!r}]), x.dtype)  # separable bins: a bin's size is the product of its widths")
+        body.append("return jnp.true_divide(sums, divisor)")
     code = _code(body, helpers)
     if "functools." in code:
         code = "import functools\n" + code
     return Plan("emulated", "jnp.concatenate([jax.lax.reduce_window(x[bin], ...) for bin in bins]) per dim",
-                (note, *extra), reason="lax has no adaptive pooling and the bins are uneven", code=code)
+                tuple(steps.steps), reason="lax has no adaptive pooling and the bins are uneven", code=code)
 
 
 # ---------------------------------------------------------------- execution
@@ -314,7 +325,7 @@ def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.nd
 
 def repro(case: Case, plan_: Plan) -> str:
     """The plan's code, jitted and run on the case input `x_np` (CPU)."""
-    if "return out, jnp.where(idx" in plan_.code:
+    if "return out, idx" in plan_.code:
         call = ("out, indices = jax.jit(pool)(x_np)\n"
                 "out, indices = np.asarray(out), np.asarray(indices).astype(np.int64)")
     else:

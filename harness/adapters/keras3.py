@@ -25,7 +25,7 @@ import numpy as np
 from harness import semantics
 from harness.adapters import script
 from harness.adapters.base import Outcome, Probe, Stopwatch
-from harness.plan import Note, Pad, Plan, Step, Transpose, unsupported
+from harness.plan import Note, Pad, Plan, Transpose, unsupported
 from harness.snippets import count_mask, source, unpad_flat_indices
 from harness.spec import ADAPTIVE_OPS, GLOBAL_OPS, INT_DTYPES, Case
 
@@ -85,15 +85,6 @@ def _onednn_state() -> str:
 # ---------------------------------------------------------------- planning (no keras import)
 
 
-def _transposes(case: Case, out_spatial: bool = True) -> tuple[Step, Step | None]:
-    n = case.spatial_dims
-    first, last = _NAMES[n]
-    to_last = (0, *range(2, 2 + n), 1)
-    to_first = (0, n + 1, *range(1, n + 1))
-    back = Transpose(to_first, f"output {last} -> {first}") if out_spatial else None
-    return Transpose(to_last, f"input {first} -> {last}"), back
-
-
 def plan(case: Case, backend: str | None = None) -> Plan:
     p, n = case.params, case.spatial_dims
     backend = backend or "tensorflow"
@@ -106,36 +97,52 @@ def plan(case: Case, backend: str | None = None) -> Plan:
             return _plan_argmax(case)
         return unsupported("Keras pooling returns no argmax indices (so no unpooling either); TF's "
                            "max_pool_with_argmax covers only 2-D max pooling on the TensorFlow backend")
-    into, back = _transposes(case, out_spatial=case.op not in GLOBAL_OPS or p.keepdims)
-    steps = (into, back) if back else (into,)
+    steps = script.Steps()
+    into = _into(case, steps)
     if case.op in GLOBAL_OPS:
         layer = f"keras.layers.Global{'Max' if 'max' in case.op else 'Average'}Pooling{n}D(keepdims={p.keepdims})"
-        return Plan("native", f"{layer}(x)", steps, code=_code(case, backend, [f"out = {layer}(x)"], back))
+        body = [*into, f"out = {layer}(x)", *(_back(case, steps) if p.keepdims else [])]
+        return Plan("native", f"{layer}(x)", tuple(steps.steps), code=_code(case, backend, body))
     if case.op in ADAPTIVE_OPS:
         fn = "adaptive_max_pool" if case.op == "adaptive_max_pool" else "adaptive_average_pool"
         call = f"keras.ops.{fn}(x, output_size={p.output_size}, data_format='channels_last')"
-        return Plan("native", call, steps, code=_code(case, backend, [f"out = {call}"], back))
+        return Plan("native", call, tuple(steps.steps), code=_code(case, backend, [*into, f"out = {call}",
+                                                                                  *_back(case, steps)]))
     fn = "max_pool" if case.op == "max_pool" else "average_pool"
     override = case.native.get("keras")
     if override is not None:
         kwargs = {"pool_size": p.kernel_size, "strides": p.stride, "padding": "valid", **override}
         call = f"keras.ops.{fn}(x, " + ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) + ")"
-        code = _code(case, backend, [f"out = {call[:-1]}, data_format='channels_last')"], back)
-        return Plan("native-override", call, steps,
-                    reason="case asks for Keras's own parameters instead of the canonical semantics", code=code)
+        body = [*into, f"out = {call[:-1]}, data_format='channels_last')", *_back(case, steps)]
+        return Plan("native-override", call, tuple(steps.steps), code=_code(case, backend, body),
+                    reason="case asks for Keras's own parameters instead of the canonical semantics")
     padding = _native_padding(case)
     if padding is not None:
         call = f"keras.ops.{fn}(x, pool_size={p.kernel_size}, strides={p.stride}, padding='{padding}')"
-        return Plan("native", call, steps, code=_code(case, backend, [f"out = {call[:-1]}, data_format='channels_last')"],
-                                                      back))
-    return _emulate(case, backend, fn, into, back)
+        body = [*into, f"out = {call[:-1]}, data_format='channels_last')", *_back(case, steps)]
+        return Plan("native", call, tuple(steps.steps), code=_code(case, backend, body))
+    return _emulate(case, backend, fn, steps, into)
 
 
-def _code(case: Case, backend: str, body: list[str], back: Step | None, helpers: tuple[Any, ...] = (),
-          finish: str = "", returns: str = "out") -> str:
-    """The plan's script for `backend`: pool(x) takes and gives channels-first tensors."""
+def _into(case: Case, steps: script.Steps) -> list[str]:
+    """The marked transpose of the input to channels-last."""
     n = case.spatial_dims
-    to_last, to_first = (0, *range(2, 2 + n), 1), (0, n + 1, *range(1, n + 1))
+    first, last = _NAMES[n]
+    perm = (0, *range(2, 2 + n), 1)
+    return steps.block(Transpose(perm, f"input {first} -> {last}"), f"x = keras.ops.transpose(x, {perm})")
+
+
+def _back(case: Case, steps: script.Steps) -> list[str]:
+    """The marked transpose of the output back to channels-first."""
+    n = case.spatial_dims
+    first, last = _NAMES[n]
+    perm = (0, n + 1, *range(1, n + 1))
+    return steps.block(Transpose(perm, f"output {last} -> {first}"), f"out = keras.ops.transpose(out, {perm})")
+
+
+def _code(case: Case, backend: str, body: list[str], helpers: tuple[Any, ...] = (),
+          finish: list[str] | None = None, returns: str = "out") -> str:
+    """The plan's script for `backend`: pool(x) takes and gives channels-first tensors."""
     torch_bf16 = backend == "torch" and case.input.dtype == "bfloat16"
     lines = ["import os", "", f"os.environ['KERAS_BACKEND'] = {backend!r}  # Keras picks its backend at import",
              "import numpy as np", "import keras"]
@@ -153,17 +160,14 @@ def _code(case: Case, backend: str, body: list[str], back: Step | None, helpers:
     if torch_bf16:
         lines += ["    if keras.backend.standardize_dtype(t.dtype) == 'bfloat16':",
                   "        return keras.ops.convert_to_numpy(keras.ops.cast(t, 'float32')).astype(ml_dtypes.bfloat16)"]
-    lines += ["    return np.asarray(keras.ops.convert_to_numpy(t))", "", "", "def pool(x):",
-              f"    x = keras.ops.transpose(x, {to_last})  # input channels-last"]
+    lines += ["    return np.asarray(keras.ops.convert_to_numpy(t))", "", "", "def pool(x):"]
     lines += [f"    {b}" for b in body]
-    if back is not None:
-        lines.append(f"    out = keras.ops.transpose(out, {to_first})  # output channels-first")
     lines.append(f"    return {returns}")
     for fn in helpers:
         lines += ["", "", source(fn).rstrip()]
     if finish:
-        lines += ["", "", "def finish_indices(i):", f"    return {finish}"]
-    return "\n".join(lines) + "\n"
+        lines += ["", "", "def finish_indices(i):", *(f"    {f}" for f in finish)]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
 def _low(case: Case) -> str:
@@ -177,24 +181,24 @@ def _plan_argmax(case: Case) -> Plan:
     """Keras on TF: tf.nn.max_pool_with_argmax, whose indices are flat over the (padded) NHWC
     input, ((h * W) + w) * C + c; remapped to h * W + w of the unpadded plane."""
     p = case.params
-    into, back = _transposes(case)
     pads = _after_pads(case)
-    steps: list[Step] = [into]
+    steps = script.Steps()
+    body = _into(case, steps)
     if any(b or a for b, a in pads):
-        steps.append(Pad(pads, -math.inf, "-inf: max_pool_with_argmax takes only 'SAME'/'VALID'"))
-    steps += [Note("index remap: TF flat index ((h*W)+w)*C + c over the padded NHWC input -> h*W + w of "
-                   "the input plane (include_batch_in_index=False)")]
-    if back:
-        steps.append(back)
+        body += steps.block(Pad(pads, -math.inf, "-inf: max_pool_with_argmax takes only 'SAME'/'VALID'"),
+                            f"x = keras.ops.pad(x, {[(0, 0), *pads, (0, 0)]!r}, constant_values={_low(case)})")
+    body.append(f"out, idx = tf.nn.max_pool_with_argmax(x, {p.kernel_size!r}, {p.stride!r}, 'VALID', "
+                "include_batch_in_index=False)")
+    channels = case.input.shape[1]
+    finish = steps.block(Note("index remap: TF flat index ((h*W)+w)*C + c over the padded NHWC input -> h*W + w of "
+                              "the input plane (include_batch_in_index=False)"),
+                         f"return np.moveaxis(unpad_flat_indices(i // {channels}, {case.spatial_shape!r}, {pads!r}), "
+                         "-1, 1)")
+    body += _back(case, steps)
     call = (f"tf.nn.max_pool_with_argmax(x, ksize={p.kernel_size}, strides={p.stride}, padding='VALID', "
             "include_batch_in_index=False)")
-    body = [f"x = keras.ops.pad(x, {[(0, 0), *pads, (0, 0)]!r}, constant_values={_low(case)})",
-            f"out, idx = tf.nn.max_pool_with_argmax(x, {p.kernel_size!r}, {p.stride!r}, 'VALID', "
-            "include_batch_in_index=False)"]
-    channels = case.input.shape[1]
-    finish = f"np.moveaxis(unpad_flat_indices(i // {channels}, {case.spatial_shape!r}, {pads!r}), -1, 1)"
-    return Plan("native", call, tuple(steps), reason="Keras layers return no indices; TF's own op does",
-                code=_code(case, "tensorflow", body, back, (unpad_flat_indices,), finish, returns="(out, idx)"))
+    return Plan("native", call, tuple(steps.steps), reason="Keras layers return no indices; TF's own op does",
+                code=_code(case, "tensorflow", body, (unpad_flat_indices,), finish, returns="(out, idx)"))
 
 
 def _after_pads(case: Case) -> tuple[tuple[int, int], ...]:
@@ -223,41 +227,43 @@ def _native_padding(case: Case) -> str | None:
     return None
 
 
-def _emulate(case: Case, backend: str, fn: str, into: Step, back: Step | None) -> Plan:
+def _emulate(case: Case, backend: str, fn: str, steps: script.Steps, into: list[str]) -> Plan:
     p = case.params
     pads = _after_pads(case)
     is_max = case.op == "max_pool"
     low = "iinfo.min" if case.input.dtype in INT_DTYPES else "-inf"
-    steps: list[Step] = [into, Pad(tuple(pads), -math.inf if is_max else 0.0,
-                                   f"{low if is_max else 'zeros'}: Keras pads only 'same'; after-pad also makes "
-                                   "ceil-mode windows")]
-    why = "explicit, asymmetric or ceil-mode padding"
     full = [(0, 0), *pads, (0, 0)]
+    body = list(into)
+    if any(b or a for b, a in pads):
+        fill = f", constant_values={_low(case)}" if is_max else ""
+        body += steps.block(Pad(tuple(pads), -math.inf if is_max else 0.0,
+                                f"{low if is_max else 'zeros'}: Keras pads only 'same'; after-pad also makes "
+                                "ceil-mode windows"), f"x = keras.ops.pad(x, {full!r}{fill})")
+    why = "explicit, asymmetric or ceil-mode padding"
     window = f"{p.kernel_size!r}, {p.stride!r}, 'valid', data_format='channels_last'"
     helpers: tuple[Any, ...] = ()
     if is_max:
-        body = [f"out = keras.ops.max_pool(keras.ops.pad(x, {full!r}, constant_values={_low(case)}), {window})"]
+        body.append(f"out = keras.ops.max_pool(x, {window})")
     else:
         size = math.prod(p.kernel_size)
-        body = [f"sums = keras.ops.average_pool(keras.ops.pad(x, {full!r}), {window}) * {size}"]
+        sums = f"sums = keras.ops.average_pool(x, {window}) * {size}"
         if p.divisor_override is not None:
-            steps.append(Note(f"window sums = average_pool(valid) * {size}; divided by divisor_override="
-                              f"{p.divisor_override}"))
             why += ", divisor_override"
-            body.append(f"out = sums / {p.divisor_override!r}")
+            body += steps.block(Note(f"window sums = average_pool(valid) * {size}; divided by divisor_override="
+                                     f"{p.divisor_override}"), sums, f"out = sums / {p.divisor_override!r}")
         else:
             counted = "padded extent" if p.count_include_pad else "real input"
-            steps.append(Note(f"window sums = average_pool(valid) * {size}; divided by the same pooling of a mask "
-                              f"of the {counted} (count_include_pad={p.count_include_pad})"))
             helpers = (count_mask,)
-            body += [f"mask = count_mask({case.spatial_shape!r}, {p.padding!r}, {pads!r}, {p.count_include_pad!r})",
-                     "mask = keras.ops.convert_to_tensor(mask[None, ..., None], dtype=sums.dtype)",
-                     f"out = sums / (keras.ops.average_pool(mask, {window}) * {size})"]
-    if back:
-        steps.append(back)
+            body += steps.block(
+                Note(f"window sums = average_pool(valid) * {size}; divided by the same pooling of a mask "
+                     f"of the {counted} (count_include_pad={p.count_include_pad})"), sums,
+                f"mask = count_mask({case.spatial_shape!r}, {p.padding!r}, {pads!r}, {p.count_include_pad!r})",
+                "mask = keras.ops.convert_to_tensor(mask[None, ..., None], dtype=sums.dtype)",
+                f"out = sums / (keras.ops.average_pool(mask, {window}) * {size})")
+    body += _back(case, steps)
     call = f"keras.ops.{fn}(keras.ops.pad(x, {full!r}), pool_size={p.kernel_size}, strides={p.stride}, padding='valid')"
-    return Plan("emulated", call, tuple(steps), reason=f"Keras pooling has no {why}",
-                code=_code(case, backend, body, back, helpers))
+    return Plan("emulated", call, tuple(steps.steps), reason=f"Keras pooling has no {why}",
+                code=_code(case, backend, body, helpers))
 
 
 # ---------------------------------------------------------------- execution

@@ -20,7 +20,7 @@ import numpy as np
 from harness import semantics
 from harness.adapters import script
 from harness.adapters.base import Outcome, Probe, Stopwatch
-from harness.plan import Note, Pad, Plan, Step, unsupported
+from harness.plan import Note, Pad, Plan, unsupported
 from harness.snippets import count_mask, source, unpad_flat_indices
 from harness.spec import INT_DTYPES, Case
 
@@ -54,19 +54,23 @@ def _kw(**kwargs: Any) -> str:
 
 
 def plan(case: Case, backend: str | None = None) -> Plan:
+    """The call and its code; `args` describes the PyTorch call as data ("fn", "kwargs", "dims",
+    "pads" of an explicit pad, "unpool"), which torch_onnx exports."""
     n, p = case.spatial_dims, case.params
     if case.op == "global_max_pool" or case.op == "global_avg_pool":
         fn = "amax" if case.op == "global_max_pool" else "mean"
-        call = f"torch.{fn}(x, dim={tuple(range(2, 2 + n))}, keepdim={p.keepdims})"
+        dims = tuple(range(2, 2 + n))
+        call = f"torch.{fn}(x, dim={dims}, keepdim={p.keepdims})"
         return Plan("emulated", call, reason="PyTorch has no global pooling op; reduced over the spatial dims",
-                    code=_code(case, [f"return {call}"]))
+                    args={"fn": fn, "dims": dims}, code=_code(case, [f"return {call}"]))
     if case.op in ("adaptive_max_pool", "adaptive_avg_pool"):
         kind = "max" if case.op == "adaptive_max_pool" else "avg"
         kwargs: dict[str, Any] = {"output_size": p.output_size}
         if kind == "max":
             kwargs["return_indices"] = p.return_indices
         call = f"{FN}.adaptive_{kind}_pool{n}d(x, {_kw(**kwargs)})"
-        return Plan("native", call, code=_code(case, [f"return {_short(call)}"]))
+        return Plan("native", call, args={"fn": f"adaptive_{kind}_pool{n}d", "kwargs": kwargs},
+                    code=_code(case, [f"return {_short(call)}"]))
     override = case.native.get("torch")
     if override is not None:
         return _override(case, override)
@@ -82,8 +86,9 @@ def _short(call: str) -> str:
     return call.replace(f"{FN}.", "F.")
 
 
-def _code(case: Case, body: list[str], helpers: tuple[Any, ...] = (), finish: str = "") -> str:
-    """The plan's script: imports, conversions in and out, pool(x) with `body`, and helpers."""
+def _code(case: Case, body: list[str], helpers: tuple[Any, ...] = (), finish: list[str] | None = None) -> str:
+    """The plan's script: imports, conversions in and out, pool(x) with `body`, helpers, and the
+    index remap's body `finish`."""
     bf16 = case.input.dtype == "bfloat16"
     lines = ["import numpy as np", "import torch", "import torch.nn.functional as F"]
     if bf16:
@@ -103,8 +108,8 @@ def _code(case: Case, body: list[str], helpers: tuple[Any, ...] = (), finish: st
     for fn in helpers:
         lines += ["", "", source(fn).rstrip()]
     if finish:
-        lines += ["", "", "def finish_indices(i):", f"    return {finish}"]
-    return "\n".join(lines) + "\n"
+        lines += ["", "", "def finish_indices(i):", *(f"    {f}" for f in finish)]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
 def _plan_unpool(case: Case) -> Plan:
@@ -116,7 +121,8 @@ def _plan_unpool(case: Case) -> Plan:
     unpool = dict(kernel_size=p.kernel_size, stride=p.stride, padding=tuple(b for b, _ in p.padding),
                   output_size=p.output_size)
     call = f"{FN}.max_unpool{n}d(*{FN}.max_pool{n}d(x, {_kw(**pool)}), {_kw(**unpool)})"
-    return Plan("native", call, code=_code(case, [f"return {_short(call)}"]))
+    return Plan("native", call, args={"fn": f"max_pool{n}d", "kwargs": pool, "unpool": (f"max_unpool{n}d", unpool)},
+                code=_code(case, [f"return {_short(call)}"]))
 
 
 def _native_padding(case: Case) -> bool:
@@ -144,22 +150,25 @@ def _plan_max(case: Case) -> Plan:
     if _native_padding(case):
         kwargs.update(padding=tuple(b for b, _ in p.padding), ceil_mode=p.ceil_mode)
         call = f"{FN}.{fn}(x, {_kw(**kwargs)})"
-        return Plan("native", call, code=_code(case, [ret + _short(call), back]))
+        return Plan("native", call, args={"fn": fn, "kwargs": kwargs}, code=_code(case, [ret + _short(call), back]))
     pads = _emulated_pads(case)
     integer = case.input.dtype in INT_DTYPES
     low = "iinfo.min" if integer else "-inf"
-    steps: list[Any] = [Pad(pads, -np.inf, f"{low}: PyTorch pads symmetrically, at most half the effective kernel; "
-                                          "after-pad also covers ceil-mode windows")]
-    finish = ""
-    if p.return_indices:
-        steps.append(Note("index remap: flat index in the padded plane -> flat index in the input plane"))
-        finish = f"unpad_flat_indices(i, {case.spatial_shape!r}, {pads!r})"
-    kwargs.update(padding=0, ceil_mode=False)
     value = "torch.iinfo(x.dtype).min" if integer else "float('-inf')"
-    body = [f"x = F.pad(x, {_torch_pads(pads)!r}, value={value})", f"{ret}F.{fn}(x, {_kw(**kwargs)})", back]
+    steps = script.Steps()
+    body = steps.block(Pad(pads, -np.inf, f"{low}: PyTorch pads symmetrically, at most half the effective kernel; "
+                                          "after-pad also covers ceil-mode windows"),
+                       f"x = F.pad(x, {_torch_pads(pads)!r}, value={value})")
+    kwargs.update(padding=0, ceil_mode=False)
+    body += [f"{ret}F.{fn}(x, {_kw(**kwargs)})", back]
+    finish = None
+    if p.return_indices:
+        finish = steps.block(Note("index remap: flat index in the padded plane -> flat index in the input plane"),
+                             f"return unpad_flat_indices(i, {case.spatial_shape!r}, {pads!r})")
     return Plan("emulated", f"{FN}.{fn}({FN}.pad(x, {_torch_pads(pads)!r}, value={low}), {_kw(**kwargs)})",
-                tuple(steps), reason="padding PyTorch's max_pool cannot take (asymmetric or above half the effective "
-                "kernel)", code=_code(case, body, (unpad_flat_indices,) if finish else (), finish))
+                tuple(steps.steps), reason="padding PyTorch's max_pool cannot take (asymmetric or above half the "
+                "effective kernel)", args={"fn": fn, "kwargs": kwargs, "pads": pads},
+                code=_code(case, body, (unpad_flat_indices,) if finish else (), finish))
 
 
 def _plan_sum(case: Case) -> Plan:
@@ -172,7 +181,8 @@ def _plan_sum(case: Case) -> Plan:
                                       ceil_mode=p.ceil_mode)
         if native:
             call = f"{FN}.lp_pool{n}d(x, {_kw(**kwargs)})"
-            return Plan("native", call, code=_code(case, [f"return {_short(call)}"]))
+            return Plan("native", call, args={"fn": f"lp_pool{n}d", "kwargs": kwargs},
+                        code=_code(case, [f"return {_short(call)}"]))
         why = "lp_pool has no padding or dilation"
     else:
         native = (all(d == 1 for d in p.dilation) and _native_padding(case)
@@ -183,7 +193,8 @@ def _plan_sum(case: Case) -> Plan:
             kwargs["divisor_override"] = p.divisor_override
         if native:
             call = f"{FN}.avg_pool{n}d(x, {_kw(**kwargs)})"
-            return Plan("native", call, code=_code(case, [f"return {_short(call)}"]))
+            return Plan("native", call, args={"fn": f"avg_pool{n}d", "kwargs": kwargs},
+                        code=_code(case, [f"return {_short(call)}"]))
         why = "avg_pool has no dilation, asymmetric padding, padding above half the kernel, or 1-D divisor_override"
     return _plan_conv(case, why)
 
@@ -194,32 +205,33 @@ def _plan_conv(case: Case, why: str) -> Plan:
     pads = _emulated_pads(case)
     power = f"x.pow({p.norm_type!r})" if case.op == "lp_pool" else "x"
     window = f"stride={p.stride!r}, dilation={p.dilation!r}"
-    steps: list[Step] = [
-        Pad(pads, 0.0, "zeros contribute nothing to window sums"),
-        Note(f"window sums: {FN}.conv{n}d({power} as (N*C, 1, ...), ones{list(p.kernel_size)}, "
-             f"stride={list(p.stride)}, dilation={list(p.dilation)})"),
-    ]
+    steps = script.Steps()
     body = ["N, C = x.shape[:2]", "flat = x.reshape(N * C, 1, *x.shape[2:])"]
-    if case.op == "lp_pool":
-        body.append(f"flat = flat.pow({p.norm_type!r})")
-    body += [f"ones = torch.ones((1, 1, *{p.kernel_size!r}), dtype=flat.dtype, device=flat.device)",
-             f"sums = F.conv{n}d(F.pad(flat, {_torch_pads(pads)!r}), ones, {window})"]
+    if any(b or a for b, a in pads):
+        body += steps.block(Pad(pads, 0.0, "zeros contribute nothing to window sums"),
+                            f"flat = F.pad(flat, {_torch_pads(pads)!r})")
+    body += steps.block(Note(f"window sums: {FN}.conv{n}d({power} as (N*C, 1, ...), ones{list(p.kernel_size)}, "
+                             f"stride={list(p.stride)}, dilation={list(p.dilation)})"),
+                        *([f"flat = flat.pow({p.norm_type!r})"] if case.op == "lp_pool" else []),
+                        f"ones = torch.ones((1, 1, *{p.kernel_size!r}), dtype=flat.dtype, device=flat.device)",
+                        f"sums = F.conv{n}d(flat, ones, {window})")
     helpers: tuple[Any, ...] = ()
     if case.op == "lp_pool":
-        steps.append(Note(f"result = sums.pow(1/{p.norm_type:g})"))
-        body.append(f"out = sums.pow({1.0 / float(p.norm_type or 2.0)!r})")
+        body += steps.block(Note(f"result = sums.pow(1/{p.norm_type:g})"),
+                            f"out = sums.pow({1.0 / float(p.norm_type or 2.0)!r})")
     elif p.divisor_override is not None:
-        steps.append(Note(f"divide by divisor_override={p.divisor_override}"))
-        body.append(f"out = sums / {p.divisor_override!r}")
+        body += steps.block(Note(f"divide by divisor_override={p.divisor_override}"), f"out = sums / {p.divisor_override!r}")
     else:
         counted = "padded extent" if p.count_include_pad else "real input"
-        steps.append(Note(f"divide by the same convolution of a mask of the {counted} (count_include_pad={p.count_include_pad})"))
         helpers = (count_mask,)
-        body += [f"mask = count_mask({case.spatial_shape!r}, {p.padding!r}, {pads!r}, {p.count_include_pad!r})",
-                 "mask = torch.from_numpy(mask).to(dtype=flat.dtype, device=flat.device)[None, None]",
-                 f"out = sums / F.conv{n}d(mask, ones, {window})"]
+        body += steps.block(
+            Note(f"divide by the same convolution of a mask of the {counted} (count_include_pad={p.count_include_pad})"),
+            f"mask = count_mask({case.spatial_shape!r}, {p.padding!r}, {pads!r}, {p.count_include_pad!r})",
+            "mask = torch.from_numpy(mask).to(dtype=flat.dtype, device=flat.device)[None, None]",
+            f"out = sums / F.conv{n}d(mask, ones, {window})")
     body.append("return out.reshape(N, C, *out.shape[2:])")
-    return Plan("emulated", f"{FN}.conv{n}d(...) / divisor", tuple(steps), reason=why, code=_code(case, body, helpers))
+    return Plan("emulated", f"{FN}.conv{n}d(...) / divisor", tuple(steps.steps), reason=why,
+                args={"fn": "conv_sum", "pads": pads}, code=_code(case, body, helpers))
 
 
 def _override(case: Case, override: dict[str, Any]) -> Plan:
@@ -229,7 +241,7 @@ def _override(case: Case, override: dict[str, Any]) -> Plan:
     kwargs.setdefault("kernel_size", case.params.kernel_size)
     call = f"{FN}.{fn}(x, {_kw(**kwargs)})"
     return Plan("native-override", call, reason="case asks for PyTorch's own parameters instead of the canonical semantics",
-                code=_code(case, [f"return {_short(call)}"]))
+                args={"fn": fn, "kwargs": kwargs}, code=_code(case, [f"return {_short(call)}"]))
 
 
 # ---------------------------------------------------------------- execution
