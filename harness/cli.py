@@ -19,7 +19,7 @@ from harness.baseline import Baseline
 from harness.baseline import apply as apply_baseline
 from harness.baseline import load as load_baseline
 from harness.cases import load_cases
-from harness.config import RunConfig, default_jobs, default_threads
+from harness.config import RunConfig, default_jobs, default_threads, threads_code
 from harness.diff import DEFAULT_FAIL_ON
 from harness.errors import CaseErrors, HarnessError
 from harness.load import Limits
@@ -374,7 +374,8 @@ def cmd_repro(args: argparse.Namespace) -> int:
         raise HarnessError(f"case '{case.id}' does not run on {' or '.join(names)} ({'; '.join(reasons)})")
     x = make_input(case.input)
     ref = reference.compute(case, x)
-    text = script(case.id, name, "cpu", input_code(case, x), module.repro(case, plan),
+    # One thread per worker is what a run gives its workers once they fill the cores (the default).
+    text = script(case.id, name, "cpu", input_code(case, x), threads_code(1) + module.repro(case, plan),
                   reference_code(ref.output, ref.indices, limit=None), compare.tolerance(case))
     if args.output:
         try:

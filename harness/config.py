@@ -52,6 +52,17 @@ def thread_env(threads: int | None) -> dict[str, str]:
     return {k: str(threads) for k in THREAD_VARS if k not in os.environ}
 
 
+def threads_code(threads: int | None) -> str:
+    """Code that gives a repro script the thread settings the run's workers had (what the user set
+    and what --threads set): some kernels split their work, and round, by the thread count (torch's
+    3-D lp pooling seen), so a script run with more threads is not bit for bit the run."""
+    values = {**{k: os.environ[k] for k in THREAD_VARS if k in os.environ}, **thread_env(threads)}
+    if not values:
+        return ""
+    return (f"import os\n\nos.environ.update({values!r})  # the run's worker threads, before any framework "
+            "is imported\n\n")
+
+
 def default_threads(workers: int) -> int | None:
     """One thread per worker once the workers alone fill the cores."""
     return 1 if workers >= default_jobs() else None

@@ -22,7 +22,7 @@ import numpy as np
 
 from harness import adapters, compare, evidence, expectations, reference
 from harness.adapters.base import NotInstalled, Probe
-from harness.config import RunConfig, environment, thread_env
+from harness.config import RunConfig, environment, thread_env, threads_code
 from harness.inputs import make_input, make_upstream
 from harness.plan import Plan
 from harness.pool import STARTUP_TIMEOUT, Worker
@@ -107,6 +107,7 @@ class Runner:
         self._next_task = 0
         self._fw_time: dict[str, tuple[int, float]] = {}  # framework: (outcomes, their seconds)
         self._plans: dict[tuple[Any, ...], tuple[Plan, list[str], str]] = {}  # signature: (plan, conversions, repro)
+        self._threads_code = threads_code(config.threads)  # heads every repro
 
     # ------------------------------------------------------------ lifecycle
 
@@ -276,7 +277,7 @@ class Runner:
         if make is None or not plan.supported:
             return ""
         try:
-            return str(make(case, plan))
+            return self._threads_code + str(make(case, plan))
         except Exception as exc:  # noqa: BLE001 - a snippet is a convenience, never a failure
             return f"# repro unavailable: {error_text(exc)}"
 
