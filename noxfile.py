@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
+from pathlib import Path
 
 import nox
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # nox itself depends on tomli before Python 3.11
+    import tomli as tomllib
 
 nox.options.sessions = ["tests"]
 nox.options.default_venv_backend = "venv"
 
 CONSTRAINTS = ("-c", "constraints.txt")
+VERSION_SETS: dict[str, dict[str, str]] = tomllib.loads(Path(__file__).with_name("versions.toml").read_text())
+MATRIX_DIR = Path("reports/matrix")
 
 
 def _install(session: nox.Session, extras: str) -> None:
@@ -47,6 +57,43 @@ def lint(session: nox.Session) -> None:
     _install(session, "lint")
     session.run("ruff", "check", "harness", "tests", "benchmarks", "noxfile.py")
     session.run("mypy", "harness")
+
+
+def matrix_constraints(name: str) -> str:
+    """constraints.txt with version set `name`'s pins in place of the same packages' lines."""
+    pins = {k.lower(): v for k, v in VERSION_SETS[name].items()}
+    lines, seen = [], set()
+    for line in Path(__file__).with_name("constraints.txt").read_text().splitlines():
+        package = re.split(r"[=<>!~;\[ ]", line.strip(), maxsplit=1)[0].lower()
+        if package in pins and not line.lstrip().startswith("#"):
+            line = f"{package}=={pins[package]}  # version set {name}"
+            seen.add(package)
+        lines.append(line)
+    if set(pins) - seen:
+        raise ValueError(f"versions.toml [{name}]: not pinned in constraints.txt: {', '.join(sorted(set(pins) - seen))}")
+    return "\n".join(lines) + "\n"
+
+
+@nox.session
+@nox.parametrize("vset", list(VERSION_SETS), ids=list(VERSION_SETS))
+def matrix(session: nox.Session, vset: str) -> None:
+    """The suite on each versions.toml set, diffed against the first: reports/matrix/index.html.
+
+    Posargs go to `pool-parity run` (e.g. -k seed)."""
+    constraints = Path(session.create_tmp()) / "constraints.txt"
+    constraints.write_text(matrix_constraints(vset))
+    session.install("-c", str(constraints), "-e", ".[frameworks]")
+    out, base = MATRIX_DIR / vset, MATRIX_DIR / next(iter(VERSION_SETS))
+    # Expectations are written for the pinned versions, so another set may well exit 1: that is
+    # what the diff is for, not a failure of the session.
+    session.run("pool-parity", "run", "cases", "--out", str(out), "-q", *session.posargs, success_codes=[0, 1])
+    if out != base and (base / "results.json").is_file():
+        session.run("pool-parity", "diff", str(base), str(out), "--out", str(out / "diff"), "--fail-on", "none")
+    runs = [str(MATRIX_DIR / n) for n in VERSION_SETS if (MATRIX_DIR / n / "results.json").is_file()]
+    if (base / "results.json").is_file():
+        session.run("pool-parity", "matrix", *runs, "--out", str(MATRIX_DIR))
+    else:
+        session.warn(f"no baseline run in {base} yet (run its set first): no diff, no matrix page")
 
 
 # The library's machine-sensitive cases (special values, dtypes, the ONNX / LiteRT / Paddle / Flax

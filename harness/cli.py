@@ -1,4 +1,4 @@
-"""`pool-parity run | list | validate | explain | report`: builds a RunConfig, calls the stages
+"""`pool-parity run | list | validate | explain | report | findings | diff | matrix`: builds a RunConfig, calls the stages
 in order, and maps bad input to one line on stderr and exit code 2."""
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from harness import adapters
+from harness.baseline import Baseline
+from harness.baseline import apply as apply_baseline
+from harness.baseline import load as load_baseline
 from harness.cases import load_cases
 from harness.config import RunConfig, default_jobs, default_threads, threads_code
+from harness.diff import DEFAULT_FAIL_ON
 from harness.errors import CaseErrors, HarnessError
 from harness.load import Limits
 from harness.spec import ACCEPTABLE, OPS, Case
@@ -97,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", type=_shard, help="run the K-th of N deterministic slices, e.g. 2/4")
     run.add_argument("-k", "--select", action="append", default=[], help="only case ids containing this text")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    run.add_argument("--baseline", type=Path, help="results.json or run directory to diff this run against "
+                     "(the diff goes in OUT/diff/, the report marks what changed)")
+    run.add_argument("--fail-on", help=f"with --baseline: changes that make the exit status 1 (default {DEFAULT_FAIL_ON})")
     _add_limits(run)
 
     for name, text in (("list", "print the expanded case ids"), ("validate", "check case files without running")):
@@ -145,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
                           help="results.json or its directory (default: reports/latest)")
     findings.add_argument("--out", type=Path, help="write here (e.g. docs/findings.md) instead of stdout")
 
+    diff = sub.add_parser("diff", help="what changed between two runs, or two devices / frameworks of one run")
+    diff.add_argument("results", nargs="+", type=Path,
+                      help="OLD NEW: results.json files, run directories or merged reports (one run with --between)")
+    diff.add_argument("--between", type=_csv(None), help="A,B: two devices or two frameworks of one run (A: the old side)")
+    diff.add_argument("--out", type=Path, help="write diff.json, diff.md and index.html here")
+    diff.add_argument("--fail-on", default=DEFAULT_FAIL_ON,
+                      help=f"changes that make the exit status 1: a comma list, any, or none (default {DEFAULT_FAIL_ON})")
+
+    matrix = sub.add_parser("matrix", help="one page of case x run (version sets), changes against the first run")
+    matrix.add_argument("results", nargs="+", type=Path, help="BASELINE OTHER...: run directories or results.json")
+    matrix.add_argument("--out", type=Path, required=True, help="write index.html, matrix.json and matrix.md here")
     onnx = sub.add_parser("import-onnx", help="turn the installed onnx package's pooling node tests into a case file")
     onnx.add_argument("--out", type=Path, default=Path("cases/onnx_node_tests.yaml"))
     onnx.add_argument("--data", type=Path, help="a directory of node tests (test_*pool*/model.onnx, "
@@ -156,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "explain": cmd_explain,
-                "repro": cmd_repro, "report": cmd_report, "findings": cmd_findings,
-                "import-onnx": cmd_import_onnx, "discover": cmd_discover}[args.command](args)
+                "repro": cmd_repro, "report": cmd_report, "findings": cmd_findings, "diff": cmd_diff,
+                "matrix": cmd_matrix, "import-onnx": cmd_import_onnx, "discover": cmd_discover}[args.command](args)
     except CaseErrors as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)
@@ -229,20 +247,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.case_timeout > 0:
         raise HarnessError(f"--case-timeout must be > 0 seconds, got {args.case_timeout:g}")
     threads = args.threads if args.threads is not None else default_threads(args.jobs * len(args.frameworks))
+    baseline = load_baseline(args.baseline, args.fail_on)  # a bad one is refused before anything runs
     load_started = time.process_time()
-    cases, orders = select_shard(_select(_load(args, args.seed), args.select), args.shard)
+    loaded = _load(args, args.seed)
+    cases, orders = select_shard(_select(loaded, args.select), args.shard)
     load_seconds = time.process_time() - load_started
     if not cases:
         raise HarnessError("no cases selected")
+    if baseline is not None:  # cases this run left out (-k, --shard) are not "removed" from the baseline
+        baseline.drop = {c.id for c in loaded} - {c.id for c in cases}
     config = RunConfig(paths=tuple(args.paths), frameworks=args.frameworks, devices=args.devices, out=args.out,
                        seed=args.seed, jobs=args.jobs, case_timeout=args.case_timeout,
                        isolation=not args.no_isolation, save_arrays=args.save_arrays, shard=args.shard, threads=threads,
                        progress=not args.quiet)
     with _output_dir(config.out):
-        return _run(config, cases, orders, load_seconds)
+        return _run(config, cases, orders, load_seconds, baseline)
 
 
-def _run(config: RunConfig, cases: list[Case], orders: list[int], load_seconds: float) -> int:
+def _run(config: RunConfig, cases: list[Case], orders: list[int], load_seconds: float,
+         baseline: Baseline | None = None) -> int:
     from harness.report import render_all
     from harness.results import ResultWriter
     from harness.run import Runner
@@ -266,12 +289,20 @@ def _run(config: RunConfig, cases: list[Case], orders: list[int], load_seconds: 
         meta["timings"] = {"load": load_seconds, **meta["timings"]}
         meta.update(started=started, duration=time.time() - started, complete=finished)
         stored = writer.close(meta)
-    summary = render_all(stored, config.out)
+    marks: dict[str, Any] | None = None
+    hits: dict[str, int] = {}
+    told = ""
+    if baseline is not None and finished:  # an interrupted run would show its missing cases as removed
+        marks, hits, told = apply_baseline(baseline, config.out, config.frameworks, config.devices)
+    summary = render_all(stored, config.out, marks)
     print_summary(summary, config.out)
+    if told:
+        print(told)
     if interrupted:
-        print("interrupted: results so far are in the report, marked incomplete", file=sys.stderr)
+        print("interrupted: results so far are in the report, marked incomplete"
+              + ("; no diff against the baseline" if baseline else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_OK if not summary["failing_count"] else EXIT_DISAGREE
+    return EXIT_OK if not summary["failing_count"] and not hits else EXIT_DISAGREE
 
 
 class ProgressLine:
@@ -418,6 +449,38 @@ def cmd_discover(args: argparse.Namespace) -> int:
                        progress=False)
     with _output_dir(config.out):
         return run_discovery(opts, config, library)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from harness.diff import compare_runs, failures, parse_fail_on, read_sides
+    from harness.report.diff import summary_text, write_diff
+
+    rules = parse_fail_on(args.fail_on)
+    old, new, cut, names = read_sides(args.results, args.between)
+    diff = compare_runs(old, new, cut, names)
+    hits = failures(diff, rules)
+    if args.out:
+        with _output_dir(_not_a_run(args.out)):
+            write_diff(diff, args.out, hits, args.fail_on)
+    print(summary_text(diff, hits, args.fail_on, args.out))
+    return EXIT_DISAGREE if hits else EXIT_OK
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from harness.report.matrix import read_runs, write_matrix
+
+    runs = read_runs(args.results)
+    with _output_dir(_not_a_run(args.out)):
+        print(write_matrix(runs, args.out))
+    return EXIT_OK
+
+
+def _not_a_run(out: Path) -> Path:
+    """A diff or matrix page written into a run's directory would replace that run's index.html."""
+    if (out / "results.json").is_file():
+        raise HarnessError(f"--out {out} holds a run's results and report; give this its own directory "
+                           f"(e.g. {out / 'diff'})")
+    return out
 
 
 if __name__ == "__main__":

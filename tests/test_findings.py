@@ -48,3 +48,11 @@ def test_cli_writes_findings(tmp_path) -> None:
     assert main(["findings", str(tmp_path), "--out", str(out)]) == 0
     assert out.read_text().startswith("# Findings")
     assert main(["findings", str(tmp_path / "missing")]) == 2
+
+
+def test_results_of_a_case_an_interrupted_run_never_finished_are_grouped_too() -> None:
+    """Such results are in results.json without their case record (docs/results.md)."""
+    doc = doc_with_divergences()
+    doc["cases"] = [c for c in doc["cases"] if c["id"] not in ("big", "small")]
+    (f,) = collect(doc)[0]
+    assert f["count"] == 2 and f["smallest"] == "" and f["trigger"] == {}  # no case record: no size, no name

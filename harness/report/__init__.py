@@ -20,9 +20,12 @@ PAGE_SIZE = 300  # cases per details page once a run has more than this
 Items = Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]
 
 
-def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
+def render_all(doc: dict[str, Any] | Stored, out: Path, baseline: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write index.html (+ details/page-NNN.html past PAGE_SIZE cases) and junit.xml; return
-    the summary they were made from (Tally.summary)."""
+    the summary they were made from (Tally.summary). `baseline` (from `run --baseline`): a banner
+    {"path", "summary", "href"}, {"changed": {(case id, framework, device): {"kinds", "href"}}} and
+    {"cases": {case id: {"kinds", "href"}}} (cases whose definition changed), which mark each changed
+    result and link it to the diff page."""
     out.mkdir(parents=True, exist_ok=True)
     stale = out / "details"
     if stale.is_dir():  # pages of an earlier, larger run must not linger
@@ -35,6 +38,10 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
         items = lambda: ((c, grouped.get(c["id"], [])) for c in doc["cases"])  # noqa: E731
     else:
         meta, count, items = doc.meta, doc.case_count, doc.items
+    if baseline:
+        unmarked = items
+        # A small run's details are on index.html; a large run's on details/, one folder down.
+        items = lambda: _marked(unmarked(), baseline, "" if count <= PAGE_SIZE else "../")  # noqa: E731
     sections: list[Row] | None = None
     pages: list[dict[str, Any]] = []
     if count <= PAGE_SIZE:  # small: everything on one page, read once
@@ -47,13 +54,26 @@ def render_all(doc: dict[str, Any] | Stored, out: Path) -> dict[str, Any]:
 
         def rows() -> Iterator[Row]:
             """The second pass: each case's matrix row, its testcases written as it goes by."""
-            for case, rs, href in sections if sections is not None else _rows(items()):
+            for case, rs, href in sections if sections is not None else _rows(_marked(items(), baseline, "")):
                 junit.write(junit_testcases(case, rs))
                 yield case, rs, href
 
-        write_html(out / "index.html", tally, rows(), pages, sections, PAGE_SIZE)
+        write_html(out / "index.html", tally, rows(), pages, sections, PAGE_SIZE, baseline)
         junit.write(junit_foot())
     return tally.summary()
+
+
+def _marked(items: Items, baseline: dict[str, Any] | None, prefix: str) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each result that changed since the baseline gets `changed`: its kinds of change and a link
+    to them on the diff page (relative to the page the result is shown on)."""
+    changed = (baseline or {}).get("changed") or {}
+    cases = (baseline or {}).get("cases") or {}  # cases whose definition changed: every result of theirs
+    for case, rs in items:
+        for r in rs:
+            marks = [m for m in (changed.get((r["case_id"], r["framework"], r["device"])), cases.get(r["case_id"])) if m]
+            if marks:
+                r["changed"] = {"kinds": [k for m in marks for k in m["kinds"]], "href": prefix + marks[0]["href"]}
+        yield case, rs
 
 
 def _details(out: Path, items: Items, tally: Tally) -> list[dict[str, Any]]:

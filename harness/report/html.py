@@ -201,16 +201,17 @@ def render_html(doc: dict[str, Any]) -> str:
 
 
 def write_html(path: Path, tally: Tally, rows: Iterable[Row], pages: list[dict[str, Any]],
-               sections: list[Row] | None, page_size: int) -> None:
+               sections: list[Row] | None, page_size: int, baseline: dict[str, Any] | None = None) -> None:
     """index.html streamed to the file: `rows` (the matrix) is read once, as it is written;
     `sections` (the details of a small run) is shown on the page when given; otherwise the
-    details are on `pages` of `page_size` cases."""
-    _ENV.get_template("index.html.j2").stream(**_index_context(tally, rows, pages, sections, page_size)).dump(
+    details are on `pages` of `page_size` cases. `baseline`: run --baseline's banner and marks."""
+    _ENV.get_template("index.html.j2").stream(**_index_context(tally, rows, pages, sections, page_size, baseline)).dump(
         str(path), encoding="utf-8")
 
 
 def _index_context(tally: Tally, rows: Iterable[Row], pages: list[dict[str, Any]],
-                   sections: list[Row] | None, page_size: int) -> dict[str, Any]:
+                   sections: list[Row] | None, page_size: int,
+                   baseline: dict[str, Any] | None = None) -> dict[str, Any]:
     meta = tally.meta
     started = meta.get("started")
     clusters, unsupported = tally.findings.groups()
@@ -246,5 +247,6 @@ def _index_context(tally: Tally, rows: Iterable[Row], pages: list[dict[str, Any]
         pages=pages,
         page_size=page_size,
         matrix_chunk=MATRIX_CHUNK,
+        baseline=baseline,  # run --baseline: the banner that links the diff
         worst=lambda rs: max((_max_abs(r) or 0.0 for r in rs), default=0.0),
     )
