@@ -4,12 +4,14 @@ Paddle's default, so no transpose).
 The code that runs is the repro script: `source(case, plan, device)` writes plain Paddle code
 defining `pool(x_np, upstream)`, `execute` runs it (once per text) and calls it, and `repro`
 hands the same text out. Translation from PyTorch's names (the official mapping:
-https://www.paddlepaddle.org.cn/documentation/docs/en/guides/model_convert/convert_from_pytorch/pytorch_api_mapping_cn.html):
+https://www.paddlepaddle.org.cn/documentation/docs/en/guides/model_convert/convert_from_pytorch/pytorch_api_mapping_cn.html);
+the plan steps among them are blocks of the script marked `# conversion N:` (script.py):
 - `count_include_pad` -> `exclusive = not count_include_pad` (Paddle's default `exclusive=True`
-  is PyTorch's `count_include_pad=False`, the opposite default); logged as a conversion;
+  is PyTorch's `count_include_pad=False`, the opposite default), a plan step;
 - asymmetric padding -> Paddle's own per-dim `[[0, 0], [0, 0], [before, after], ...]` form;
-- `return_indices` -> `return_mask`; `divisor_override` as is (2-D / 3-D only: 1-D runs as
-  `avg_pool2d` on an (N, C, 1, L) view, an exact emulation);
+- `return_indices` -> `return_mask` (a step); `divisor_override` as is (2-D / 3-D only: 1-D
+  runs as `avg_pool2d` on an (N, C, 1, L) view, an exact emulation, a step); max_unpool1d's
+  output_size as the full [N, C, L] shape (a step; 2-D and 3-D take the spatial size as is);
 - global pooling -> `paddle.amax` / `paddle.mean` over the spatial axes (Paddle has none).
 Unsupported: dilation (Paddle pooling has none), 3-D Lp pooling (no `lp_pool3d`).
 """
