@@ -8,6 +8,7 @@ import yaml
 
 from harness.load import read_file
 from harness.normalise import normalise
+from harness.plan import Plan
 from harness.spec import Case
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +46,36 @@ def run_repro(case: Case, script: str, tmp: Path) -> dict:
     assert proc.returncode == 0, proc.stderr[-3000:]
     with np.load(saved) as data:
         return {k: data[k] for k in data.files}
+
+
+def idle_steps(case: Case, plan: Plan, repro: str, tmp: Path) -> list[str]:
+    """The conformance kit's conversion check (tests/test_adapter_conformance.py) on a case of an
+    adapter's own: each of the plan's steps is marked `# conversion N:` in the repro, and the repro
+    with that block removed computes something else or fails. Returns what breaks that rule."""
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from harness.adapters import script
+    from harness.repro import input_code
+    from tests.test_adapter_conformance import RUNNER
+
+    text = input_code(case) + repro
+    steps = list(plan.steps)
+    found = script.blocks(text)
+    bad = [f"conversion {i} ({step}) is not marked" for i, step in enumerate(steps, 1)
+           if script.marker(i, step) not in text or i not in found]
+    scripts = {"full": text, **{f"~{i}": script.without(text, i) for i in found}}
+    arrays, errors = tmp / "idle-steps.npz", tmp / "idle-steps.json"
+    proc = subprocess.run([sys.executable, "-c", RUNNER, str(arrays), str(errors)], input=json.dumps(scripts),
+                          capture_output=True, text=True, cwd=tmp, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    failed = json.loads(errors.read_text())
+    assert "full" not in failed, failed["full"]
+    with np.load(arrays) as saved:
+        for i in found:
+            if f"~{i}" not in failed and np.array_equal(saved[f"~{i}/out"], saved["full/out"], equal_nan=True):
+                bad.append(f"removing conversion {i} ({steps[i - 1]}) changes nothing")
+    return bad

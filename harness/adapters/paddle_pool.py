@@ -4,12 +4,14 @@ Paddle's default, so no transpose).
 The code that runs is the repro script: `source(case, plan, device)` writes plain Paddle code
 defining `pool(x_np, upstream)`, `execute` runs it (once per text) and calls it, and `repro`
 hands the same text out. Translation from PyTorch's names (the official mapping:
-https://www.paddlepaddle.org.cn/documentation/docs/en/guides/model_convert/convert_from_pytorch/pytorch_api_mapping_cn.html):
+https://www.paddlepaddle.org.cn/documentation/docs/en/guides/model_convert/convert_from_pytorch/pytorch_api_mapping_cn.html);
+the plan steps among them are blocks of the script marked `# conversion N:` (script.py):
 - `count_include_pad` -> `exclusive = not count_include_pad` (Paddle's default `exclusive=True`
-  is PyTorch's `count_include_pad=False`, the opposite default); logged as a conversion;
+  is PyTorch's `count_include_pad=False`, the opposite default), a plan step;
 - asymmetric padding -> Paddle's own per-dim `[[0, 0], [0, 0], [before, after], ...]` form;
-- `return_indices` -> `return_mask`; `divisor_override` as is (2-D / 3-D only: 1-D runs as
-  `avg_pool2d` on an (N, C, 1, L) view, an exact emulation);
+- `return_indices` -> `return_mask` (a step); `divisor_override` as is (2-D / 3-D only: 1-D
+  runs as `avg_pool2d` on an (N, C, 1, L) view, an exact emulation, a step); max_unpool1d's
+  output_size as the full [N, C, L] shape (a step; 2-D and 3-D take the spatial size as is);
 - global pooling -> `paddle.amax` / `paddle.mean` over the spatial axes (Paddle has none).
 Unsupported: dilation (Paddle pooling has none), 3-D Lp pooling (no `lp_pool3d`).
 """
@@ -21,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from harness.adapters import script
 from harness.adapters.base import Outcome, Probe
-from harness.adapters.script import compiled
-from harness.plan import Note, Plan, Step, unsupported
+from harness.plan import Note, Plan, unsupported
 from harness.spec import ADAPTIVE_OPS, GLOBAL_OPS, Case
 
 _paddle: Any = None
@@ -111,48 +113,56 @@ def plan(case: Case, backend: str | None = None) -> Plan:
 def _plan_max(case: Case) -> Plan:
     p, n = case.params, case.spatial_dims
     pool = f"F.max_pool{n}d(x, {_kw(kernel_size=p.kernel_size, stride=p.stride)}, padding={_py(_padding(case))}"
-    steps: list[Step] = []
-    if p.return_indices or case.op == "max_unpool":
-        steps.append(Note("indices: return_mask=True (PyTorch's return_indices), flat per (N, C) plane"))
-    if case.op == "max_unpool":
-        # The full [N, C, *spatial] size: max_unpool1d reads a spatial-only output_size as its
-        # [N, C] (it inserts the height-1 dim at position 2 of whatever it gets).
-        size = (*case.input.shape[:2], *(p.output_size or ()))
-        steps.append(Note(f"output_size {list(p.output_size or ())} given as the full shape {list(size)}"))
-        unpool = (f"F.max_unpool{n}d(out, mask, {_kw(kernel_size=p.kernel_size, stride=p.stride)}, "
-                  f"padding={_py(_padding(case))}, output_size={_py(size)})")
-        return Plan("native", f"{unpool} after {pool}, return_mask=True)", tuple(steps),
-                    args={"lines": (f"out, mask = {pool}, return_mask=True, ceil_mode={p.ceil_mode})",
-                                    f"out = {unpool}")})
-    if p.return_indices:
-        call = f"{pool}, return_mask=True, ceil_mode={p.ceil_mode})"
-        return Plan("native", call, tuple(steps), args={"lines": (f"out, mask = {call}",), "indices": True})
-    call = f"{pool}, ceil_mode={p.ceil_mode})"
-    return Plan("native", call, args={"lines": (f"out = {call}",)})
+    if not (p.return_indices or case.op == "max_unpool"):
+        call = f"{pool}, ceil_mode={p.ceil_mode})"
+        return Plan("native", call, args={"lines": (f"out = {call}",)})
+    steps = script.Steps()
+    lines = ["return_mask = False  # Paddle's default: no indices",
+             *steps.block(Note("indices: return_mask=True (PyTorch's return_indices), flat per (N, C) plane"),
+                          "return_mask = True"),
+             f"out, mask = {pool}, return_mask=return_mask, ceil_mode={p.ceil_mode})"]
+    if p.return_indices and case.op != "max_unpool":
+        return Plan("native", f"{pool}, return_mask=True, ceil_mode={p.ceil_mode})", tuple(steps.steps),
+                    args={"lines": tuple(lines), "indices": True})
+    spatial = p.output_size or ()
+    size = (*case.input.shape[:2], *spatial) if n == 1 else spatial
+    lines.append(f"output_size = {_py(spatial)}  # PyTorch's form: the spatial size")
+    if n == 1:
+        # max_unpool1d reads a spatial-only output_size as its [N, C] (it inserts the height-1 dim
+        # at position 2 of whatever it gets: "invalid output_size [8, 1]"); 2-D and 3-D take either.
+        lines += steps.block(Note(f"output_size {list(spatial)} given as the full shape {list(size)}"),
+                             f"output_size = {_py(size)}")
+    unpool = (f"F.max_unpool{n}d(out, mask, {_kw(kernel_size=p.kernel_size, stride=p.stride)}, "
+              f"padding={_py(_padding(case))}, output_size=output_size)")
+    lines.append(f"out = {unpool}")
+    shown = unpool.replace("output_size=output_size", f"output_size={_py(size)}")
+    return Plan("native", f"{shown} after {pool}, return_mask=True)", tuple(steps.steps), args={"lines": tuple(lines)})
 
 
 def _plan_avg(case: Case) -> Plan:
     p, n = case.params, case.spatial_dims
     exclusive = not p.count_include_pad
-    steps: list[Step] = [Note(f"count_include_pad={p.count_include_pad} -> exclusive={exclusive} "
-                              "(Paddle's default exclusive=True is the opposite of PyTorch's default)")]
-    kwargs = dict(kernel_size=p.kernel_size, stride=p.stride)
-    rest = f"padding={_py(_padding(case))}, ceil_mode={p.ceil_mode}, exclusive={exclusive}"
-    if p.divisor_override is None:
-        call = f"F.avg_pool{n}d(x, {_kw(**kwargs)}, {rest})"
-        return Plan("native", call, tuple(steps), args={"lines": (f"out = {call}",)})
-    if n > 1:
-        call = f"F.avg_pool{n}d(x, {_kw(**kwargs)}, {rest}, divisor_override={p.divisor_override})"
-        return Plan("native", call, tuple(steps), args={"lines": (f"out = {call}",)})
+    steps = script.Steps()
+    lines = [f"count_include_pad = {p.count_include_pad}  # PyTorch's parameter, as the case gives it",
+             *steps.block(Note(f"count_include_pad={p.count_include_pad} -> exclusive={exclusive} "
+                               "(Paddle's default exclusive=True is the opposite of PyTorch's default)"),
+                          "exclusive = not count_include_pad")]
+    if p.divisor_override is None or n > 1:
+        divisor = "" if p.divisor_override is None else f", divisor_override={p.divisor_override}"
+        call = f"F.avg_pool{n}d(x, {_kw(kernel_size=p.kernel_size, stride=p.stride)}, padding={_py(_padding(case))}, " \
+               f"ceil_mode={p.ceil_mode}, exclusive={{}}{divisor})"
+        lines.append("out = " + call.format("exclusive"))
+        return Plan("native", call.format(exclusive), tuple(steps.steps), args={"lines": tuple(lines)})
     # avg_pool1d has no divisor_override: the same pooling as 2-D over a height-1 view.
     (b, a), = p.padding
     pad2 = ((0, 0), (0, 0), (0, 0), (b, a))
     call = (f"F.avg_pool2d(x.unsqueeze(2), kernel_size=[1, {p.kernel_size[0]}], stride=[1, {p.stride[0]}], "
-            f"padding={_py(pad2)}, ceil_mode={p.ceil_mode}, exclusive={exclusive}, "
+            f"padding={_py(pad2)}, ceil_mode={p.ceil_mode}, exclusive={{}}, "
             f"divisor_override={p.divisor_override}).squeeze(2)")
-    steps.append(Note("avg_pool1d has no divisor_override: avg_pool2d over an (N, C, 1, L) view"))
-    return Plan("emulated", call, tuple(steps), reason="Paddle's avg_pool1d has no divisor_override",
-                args={"lines": (f"out = {call}",)})
+    lines += steps.block(Note("avg_pool1d has no divisor_override: avg_pool2d over an (N, C, 1, L) view"),
+                         "out = " + call.format("exclusive"))
+    return Plan("emulated", call.format(exclusive), tuple(steps.steps), reason="Paddle's avg_pool1d has no "
+                "divisor_override", args={"lines": tuple(lines)})
 
 
 # ---------------------------------------------------------------- the script that runs
@@ -161,7 +171,7 @@ def _plan_avg(case: Case) -> Plan:
 def source(case: Case, plan_: Plan, device: str = "cpu") -> str:
     """Plain Paddle code defining `pool(x_np, upstream=None) -> (out, indices, grad)`."""
     indices = "mask" if case.params.return_indices and case.op != "max_unpool" else None
-    body = "\n".join(f"    {line}" for line in plan_.args["lines"])
+    body = "\n".join(f"    {line}".rstrip() for line in plan_.args["lines"])
     bf16 = case.input.dtype == "bfloat16"
     to_tensor = ("paddle.to_tensor(x_np.astype(np.float32)).astype('bfloat16')" if bf16
                  else "paddle.to_tensor(x_np)")
@@ -202,7 +212,7 @@ def repro(case: Case, plan_: Plan) -> str:
 
 def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.ndarray | None = None) -> Outcome:
     _import()
-    scope, _ = compiled(source(case, plan_, device))
+    scope, _ = script.compiled(source(case, plan_, device))
     start = time.perf_counter()
     out, indices, grad = scope["pool"](x, upstream)
     seconds = time.perf_counter() - start

@@ -13,7 +13,8 @@ import pytest
 
 from harness import compare, reference
 from harness.inputs import make_input, make_upstream
-from tests.helpers import ROOT, case_from, run_repro, seed_cases
+from harness.plan import Pad
+from tests.helpers import ROOT, case_from, idle_steps, run_repro, seed_cases
 
 pytest.importorskip("flax")
 flax_adapter = pytest.importorskip("harness.adapters.flax_pool")
@@ -120,3 +121,21 @@ def test_plan_imports_no_framework_and_probe_needs_flax() -> None:
             "sys.modules['flax'] = None\n"
             "try:\n    flax_pool.probe()\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit('no ImportError')")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(ROOT))
+
+
+@pytest.mark.parametrize("case_id,op,params", [
+    ("seed-D3-avg-ceil-cip", None, None),  # ceil after-pads, the declared pads in front as zeros
+    ("max-ceil", "max_pool", {"kernel_size": 2, "ceil_mode": True}),  # ceil after-pads on a max
+    ("ceil-cip-no-pad", "avg_pool", {"kernel_size": 2, "ceil_mode": True}),  # only the overhang: no pad of zeros
+    ("same-stride-1", "max_pool", {"kernel_size": 3, "stride": 1, "padding": "same"}),  # no stride step
+])
+def test_every_step_is_marked_and_does_something(tmp_path, case_id, op, params) -> None:
+    case = seed_cases()[case_id] if op is None else case_from(op, [1, 2, 5, 5], params, tmp_path)
+    plan, outcome, ref = run(case)
+    assert compare.compare(case, ref, outcome)["verdict"] == "pass"
+    assert not any(isinstance(s, Pad) and not any(b or a for b, a in s.pads) for s in plan.steps)  # no pad of zeros
+    if case_id == "ceil-cip-no-pad":
+        assert any("count_include_pad=False" in c for c in plan.conversions()) and "jnp.pad" not in plan.call
+    if case_id == "same-stride-1":
+        assert not any("strides=" in c for c in plan.conversions())
+    assert idle_steps(case, plan, flax_adapter.repro(case, plan), tmp_path) == []

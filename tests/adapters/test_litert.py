@@ -14,7 +14,7 @@ import pytest
 from harness import compare, reference
 from harness.adapters import script
 from harness.inputs import make_input
-from tests.helpers import ROOT, case_from, run_repro, seed_cases
+from tests.helpers import ROOT, case_from, idle_steps, run_repro, seed_cases
 
 pytest.importorskip("ai_edge_litert")
 pytest.importorskip("tensorflow")
@@ -125,3 +125,17 @@ def test_plan_imports_no_framework_and_probe_needs_litert() -> None:
             "sys.modules['ai_edge_litert'] = None\n"
             "try:\n    litert.probe()\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit('no ImportError')")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(ROOT))
+
+
+@pytest.mark.parametrize("op,shape,params", [
+    ("max_pool", [1, 2, 6, 7], {"kernel_size": 3, "stride": 2, "padding": [[1, 0], [0, 2]]}),  # a -inf pad in front
+    ("lp_pool", [1, 2, 6, 6], {"kernel_size": 2, "padding": 1, "norm_type": 2}),  # a pad, then the sums of x**2
+    ("avg_pool", [1, 2, 7], {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}),
+    ("global_max_pool", [1, 2, 4, 4], {"keepdims": True}),  # transposed back
+])
+def test_every_step_is_marked_and_does_something(tmp_path, op, shape, params) -> None:
+    case = case_from(op, shape, params, tmp_path,
+                     input={"shape": shape, "generator": {"kind": "uniform", "low": 0.5, "high": 2, "seed": 3}})
+    plan, outcome, ref = run(case, "builtin")
+    assert compare.compare(case, ref, outcome)["verdict"] == "pass"
+    assert idle_steps(case, plan, litert.repro(case, plan), tmp_path) == []

@@ -12,7 +12,7 @@ import pytest
 
 from harness import compare, reference
 from harness.inputs import make_input, make_upstream
-from tests.helpers import ROOT, case_from, run_repro, seed_cases
+from tests.helpers import ROOT, case_from, idle_steps, run_repro, seed_cases
 
 pytest.importorskip("paddle")
 paddle_adapter = pytest.importorskip("harness.adapters.paddle_pool")
@@ -148,3 +148,23 @@ def test_plan_imports_no_framework_and_probe_needs_paddle() -> None:
             "sys.modules['paddle'] = None\n"
             "try:\n    paddle_pool.probe()\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit('no ImportError')")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(ROOT))
+
+
+@pytest.mark.parametrize("op,shape,params", [
+    ("max_unpool", [1, 2, 8], {"kernel_size": 2}),  # 1-D: output_size as the full shape
+    ("avg_pool", [1, 2, 9], {"kernel_size": 3, "stride": 2, "padding": 1, "divisor_override": 2}),  # 1-D through 2-D
+    ("max_pool", [1, 2, 5, 5], {"kernel_size": 2, "return_indices": True}),  # return_mask
+])
+def test_every_step_is_marked_and_does_something(tmp_path, op, shape, params) -> None:
+    case = case_from(op, shape, params, tmp_path)
+    plan, outcome, ref = run(case)
+    assert compare.compare(case, ref, outcome)["verdict"] == "pass"
+    assert idle_steps(case, plan, paddle_adapter.repro(case, plan), tmp_path) == []
+
+
+def test_unpool_output_size_is_the_full_shape_only_in_1d(tmp_path) -> None:
+    """max_unpool1d misreads a spatial-only output_size (it inserts the height-1 dim into it);
+    max_unpool2d / 3d take either form, so there is nothing to convert."""
+    for shape, step in (([1, 2, 8], True), ([1, 2, 6, 6], False), ([1, 1, 4, 4, 4], False)):
+        plan = paddle_adapter.plan(case_from("max_unpool", shape, {"kernel_size": 2}, tmp_path))
+        assert any("given as the full shape" in c for c in plan.conversions()) == step, shape
