@@ -12,6 +12,7 @@ of a batch is charged to that case alone.
 from __future__ import annotations
 
 import importlib
+import multiprocessing.util
 import os
 import pickle
 import queue
@@ -59,6 +60,10 @@ def serve(conn: Any, module: str, env: dict[str, str], progress: Any, log: str |
         batch = inbox.get()
         if batch is None:  # stop (or the parent is gone): skip interpreter teardown, TF's takes seconds
             conn.close()
+            # ... but release what multiprocessing registered with the parent's resource tracker
+            # (tqdm's lock, made by torch.fx during torch.onnx.export), or the tracker warns of a
+            # leaked semaphore when the run ends.
+            multiprocessing.util._run_finalizers(0)
             os._exit(0)
         replies = []
         for task_id, packed, plan, device in batch:

@@ -1,13 +1,14 @@
 """A deliberately faulty adapter for runner tests: behaviour picked by the case's tags.
 
 tags: crash -> the process says so on stderr and aborts; hang -> sleeps forever; slow -> takes 0.2 s;
-raise -> ValueError;
+raise -> ValueError; lock -> makes a multiprocessing lock, as tqdm does inside torch.onnx.export;
 wrong -> returns zeros; unpicklable -> an answer the worker cannot send back (it dies between
 cases); otherwise returns the reference (a correct framework).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import time
@@ -16,6 +17,8 @@ from harness import reference
 from harness.adapters.base import Outcome, Probe
 from harness.plan import Plan
 from harness.spec import Case
+
+LOCKS: list = []
 
 
 def probe() -> Probe:
@@ -39,6 +42,8 @@ def execute(case: Case, plan: Plan, x, device: str, upstream=None) -> Outcome:
         seconds = 0.2
     if "raise" in case.tags:
         raise ValueError("faulty adapter refuses this case")
+    if "lock" in case.tags:
+        LOCKS.append(multiprocessing.RLock())  # registered with the parent's resource tracker
     if "unpicklable" in case.tags:
         return Outcome(output=x, dtype=lambda: "no")  # type: ignore[arg-type]
     ref = reference.compute(case, x, upstream)

@@ -462,3 +462,20 @@ def test_case_records_name_the_special_values_and_every_frameworks_value_at_a_wi
     # planted bug 24/4 = 6. Shown: that element, with both frameworks' values.
     (focus,) = cases["ceil-avg"]["focus"]
     assert focus == {"at": [0, 0, 2, 2], "reference": 24.0, "values": {"good-cpu": 24.0, "wrongdiv-cpu": 6.0}}
+
+
+def test_a_lock_a_framework_made_is_released_when_its_worker_stops(tmp_path: Path) -> None:
+    # The worker skips interpreter teardown (os._exit); a multiprocessing lock it made (tqdm's,
+    # in torch.onnx.export) must still be released, or the resource tracker warns at the end of
+    # every run: "There appear to be 1 leaked semaphore objects".
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "POOL_PARITY_ADAPTERS": "faulty=tests.faulty_adapter", "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-m", "harness", "run", str(suite(tmp_path, ["lock", "ok"])),
+                           "--frameworks", "faulty", "--out", str(tmp_path / "out"), "-q", "--jobs", "1"],
+                          capture_output=True, text=True, env=env, timeout=120, cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert "leaked semaphore" not in done.stderr
