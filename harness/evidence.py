@@ -87,7 +87,8 @@ def window(case: Case, x: np.ndarray, ref: reference.Reference, output: np.ndarr
     }
     real = np.ix_(*[t[r] for t, r, _ in taps])
     if case.op in ("avg_pool", "adaptive_avg_pool"):
-        total = float(plane[real].sum()) if plane[real].size else 0.0
+        with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf in the window: the sum is NaN
+            total = float(plane[real].sum()) if plane[real].size else 0.0
         counted = math.prod(int(r.sum()) for _, r, _ in taps), math.prod(int(e.sum()) for _, _, e in taps)
         g = float(got)
         implied = total / g if math.isfinite(g) and g != 0 and math.isfinite(total) else None

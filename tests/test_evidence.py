@@ -100,3 +100,16 @@ def test_no_window_when_nothing_differs_or_the_window_is_wider_than_a_crop() -> 
     wide = case_from("max_pool", [1, 1, 20, 20], {"kernel_size": 17, "stride": 1})
     result = windowed(wide, {(0, 0, 1, 1): np.float32(-9.0)})
     assert result["verdict"] == "numeric_mismatch" and "window" not in result
+
+
+def test_a_window_of_inf_and_minus_inf_records_a_nan_sum_without_a_warning() -> None:
+    # [inf, -inf, 1, 2], k=2, s=2: window 0's sum is inf + -inf = NaN (the reference's mean is NaN
+    # too); the framework's wrong 5.0 is shown with that sum, and the run's terminal stays quiet.
+    import warnings
+
+    case = case_from("avg_pool", [1, 1, 4], {"kernel_size": 2}, input={"values": [[[np.inf, -np.inf, 1.0, 2.0]]]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = windowed(case, {(0, 0, 0): np.float32(5.0)})["window"]
+    assert w["at"] == [0, 0, 0] and w["taps"] == [[0, 1]]
+    assert w["sum"] == "nan" and w["got"] == 5.0
