@@ -7,7 +7,7 @@ import multiprocessing
 import time
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -17,10 +17,8 @@ from harness.plan import Plan
 from harness.spec import Case
 from harness.worker import error_text, pack, serve
 
-if TYPE_CHECKING:
-    from harness.run import Task
-
 STARTUP_TIMEOUT = 300.0
+T = TypeVar("T")  # what the runner sends in a batch (run.Task): the worker only keeps and returns them
 
 
 def _probe(kind: str, payload: Any) -> Probe | str:
@@ -30,7 +28,7 @@ def _probe(kind: str, payload: Any) -> Probe | str:
     return NotInstalled(payload) if kind == "not_installed" else str(payload)
 
 
-class Worker:
+class Worker(Generic[T]):
     """One worker process (or, with isolation off, the adapter called in-process)."""
 
     def __init__(self, spec: adapters.AdapterSpec, isolated: bool, env: dict[str, str] | None = None,
@@ -40,7 +38,7 @@ class Worker:
         # Batches sent and not yet answered (with the time each was sent), oldest first: the head
         # is the one running. A second waits in the pipe so the worker never idles while the
         # parent compares results.
-        self.batches: deque[tuple[float, list[Task]]] = deque()
+        self.batches: deque[tuple[float, list[T]]] = deque()
         self.restarts = 0
         self._ctx = multiprocessing.get_context("spawn")
         self.start()
@@ -49,7 +47,7 @@ class Worker:
     def depth(self) -> int:
         return 2 if self.isolated else 1
 
-    def in_flight(self) -> list[Task]:
+    def in_flight(self) -> list[T]:
         return [t for _, batch in self.batches for t in batch]
 
     def running(self) -> int:

@@ -94,7 +94,7 @@ class Runner:
         self.on_progress = on_progress
         self.specs = {fw: adapters.get(fw) for fw in config.frameworks}
         self.modules: dict[str, ModuleType] = {fw: adapters.load(s) for fw, s in self.specs.items()}
-        self.pools: dict[str, list[Worker]] = {}
+        self.pools: dict[str, list[Worker[Task]]] = {}
         self.probes: dict[str, Probe | str] = {}
         self.queues: dict[str, deque[Task]] = {fw: deque() for fw in config.frameworks}
         self.events: list[str] = []  # crashes, timeouts, restarts: said in the report
@@ -145,7 +145,7 @@ class Runner:
             if not self.config.isolation:
                 self._ready(self.pools[fw][0], self.pools[fw][0].ready())
 
-    def _ready(self, w: Worker, probe: Probe | str) -> None:
+    def _ready(self, w: Worker[Task], probe: Probe | str) -> None:
         fw = w.spec.name
         if isinstance(probe, Probe):
             self.probes.setdefault(fw, probe)
@@ -373,7 +373,7 @@ class Runner:
         task.state.pending -= 1
         return [task.state] if task.state.pending == 0 else []
 
-    def _send(self, w: Worker, batch: list[Task]) -> list[CaseState]:
+    def _send(self, w: Worker[Task], batch: list[Task]) -> list[CaseState]:
         w.batches.append((time.monotonic(), batch))
         if not w.isolated:
             return []
@@ -385,7 +385,7 @@ class Runner:
             return self._crashed(w, f"worker died ({w.exit_cause()})")
         return []
 
-    def _collect(self, busy: list[Worker]) -> list[CaseState]:
+    def _collect(self, busy: list[Worker[Task]]) -> list[CaseState]:
         finished: list[CaseState] = []
         inproc = [w for w in busy if not w.isolated]
         for w in inproc:
@@ -425,7 +425,7 @@ class Runner:
                 finished += self._crashed(w, f"timed out after {case_timeout:g}s (worker killed)")
         return finished
 
-    def _crashed(self, w: Worker, cause: str) -> list[CaseState]:
+    def _crashed(self, w: Worker[Task], cause: str) -> list[CaseState]:
         """The worker died or hung: the task it was running gets the error; the others in flight
         (answered or not: a batch's answers come together) go back to the queue, and a task that
         was in flight through MAX_ATTEMPTS deaths without ever being the one running gets it too."""
@@ -453,7 +453,7 @@ class Runner:
             return finished
         return finished + self._result(task, None, cause)
 
-    def _complete(self, w: Worker, replies: list[tuple[str, int, Any]]) -> list[CaseState]:
+    def _complete(self, w: Worker[Task], replies: list[tuple[str, int, Any]]) -> list[CaseState]:
         """A batch's answers, in the order sent: all compared, then all written (two clock reads
         for the batch instead of two for every answer)."""
         _, batch = w.batches.popleft()

@@ -63,7 +63,7 @@ def serve(conn: Any, module: str, env: dict[str, str], progress: Any, log: str |
             # ... but release what multiprocessing registered with the parent's resource tracker
             # (tqdm's lock, made by torch.fx during torch.onnx.export), or the tracker warns of a
             # leaked semaphore when the run ends.
-            multiprocessing.util._run_finalizers(0)
+            multiprocessing.util._run_finalizers(0)  # type: ignore[attr-defined]
             os._exit(0)
         replies = []
         for task_id, packed, plan, device in batch:
