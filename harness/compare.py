@@ -160,17 +160,7 @@ def _max_ulp(got: np.ndarray, g: np.ndarray, x: Expected, finite: np.ndarray | N
 
 def _loc(index: tuple[Any, ...], g: np.ndarray, e: np.ndarray) -> dict[str, Any]:
     idx = tuple(int(i) for i in index)
-    return {"index": list(idx), "got": _num(g[idx]), "expected": _num(e[idx])}
-
-
-def _num(v: Any) -> float | str:
-    """JSON-safe number: NaN and infinities as strings."""
-    v = float(v)
-    if np.isnan(v):
-        return "nan"
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
+    return {"index": list(idx), "got": evidence.number(g[idx]), "expected": evidence.number(e[idx])}
 
 
 def _expected_dtype(case: Case) -> str | None:
