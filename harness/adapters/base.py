@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,16 @@ class Outcome:
     # exporter produced, the kernels that ran): appended to the plan's conversions in the result.
     executed: tuple[str, ...] = ()
     convert_seconds: float | None = None  # building the model (conversion), apart from `seconds`
+
+
+def jax_devices(jax: Any) -> dict[str, str]:
+    """The devices an imported `jax` module offers: cpu, and gpu when its GPU backend has one."""
+    devices = {"cpu": "cpu"}
+    try:
+        devices["gpu"] = jax.devices("gpu")[0].device_kind
+    except RuntimeError:  # no GPU backend in this jaxlib / on this machine
+        pass
+    return devices
 
 
 class Stopwatch:

@@ -24,14 +24,13 @@ Unsupported: dilation, argmax indices and unpooling, uneven adaptive bins.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
 from harness import semantics
 from harness.adapters import script
-from harness.adapters.base import Outcome, Probe
+from harness.adapters.base import Outcome, Probe, jax_devices
 from harness.plan import Note, Pad, Plan, Transpose, unsupported
 from harness.spec import ADAPTIVE_OPS, GLOBAL_OPS, Case
 
@@ -52,11 +51,7 @@ def probe() -> Probe:
     flax = _import()
     import jax
 
-    devices = {"cpu": "cpu"}
-    try:
-        devices["gpu"] = jax.devices("gpu")[0].device_kind
-    except RuntimeError:  # no GPU backend in this jaxlib / on this machine
-        pass
+    devices = jax_devices(jax)
     return Probe(versions={"flax": flax.__version__, "jax": jax.__version__}, devices=devices,
                  env={"jax_enable_x64": "per case: on for 64-bit inputs only (see flax_pool.py)"})
 
@@ -246,10 +241,5 @@ def repro(case: Case, plan_: Plan) -> str:
 
 def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.ndarray | None = None) -> Outcome:
     _import()
-    scope, _ = script.compiled(source(case, plan_, device))
-    # The first call of a signature traces and compiles (jit): Flax's own cost, as for JAX.
-    start = time.perf_counter()
-    out, _, grad = scope["pool"](x, upstream)
-    seconds = time.perf_counter() - start
-    return Outcome(output=out, grad=grad, dtype=str(out.dtype), seconds=seconds)
+    return script.pool_outcome(source(case, plan_, device), x, upstream)
 

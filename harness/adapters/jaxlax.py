@@ -24,7 +24,7 @@ import numpy as np
 
 from harness import semantics
 from harness.adapters import jax_code, script
-from harness.adapters.base import Outcome, Probe, Stopwatch
+from harness.adapters.base import Outcome, Probe, Stopwatch, jax_devices
 from harness.plan import Note, Plan, unsupported
 from harness.snippets import count_mask, source
 from harness.spec import ADAPTIVE_OPS, GLOBAL_OPS, INT_DTYPES, WINDOWED_OPS, Case
@@ -49,11 +49,7 @@ def probe() -> Probe:
     jax = _import()
     import jaxlib
 
-    devices = {"cpu": "cpu"}
-    try:
-        devices["gpu"] = jax.devices("gpu")[0].device_kind
-    except RuntimeError:  # no GPU backend in this jaxlib / on this machine
-        pass
+    devices = jax_devices(jax)
     return Probe(versions={"jax": jax.__version__, "jaxlib": jaxlib.__version__}, devices=devices,
                  env={"jax_enable_x64": str(jax.config.jax_enable_x64),
                       "XLA_FLAGS": os.environ.get("XLA_FLAGS") or "unset"})

@@ -24,7 +24,7 @@ import numpy as np
 
 from harness import semantics
 from harness.adapters import script
-from harness.adapters.base import Outcome, Probe, Stopwatch
+from harness.adapters.base import Outcome, Probe, Stopwatch, jax_devices
 from harness.plan import Note, Pad, Plan, Transpose, unsupported
 from harness.snippets import count_mask, source, unpad_flat_indices
 from harness.spec import ADAPTIVE_OPS, GLOBAL_OPS, INT_DTYPES, Case
@@ -51,17 +51,12 @@ def probe() -> Probe:
     keras = _import()
     backend = keras.backend.backend()
     mod = _backend_module()
-    devices = {"cpu": "cpu"}
+    devices = jax_devices(mod) if backend == "jax" else {"cpu": "cpu"}
     if backend == "tensorflow":
         gpus = mod.config.list_physical_devices("GPU")
         if gpus:
             devices["gpu"] = gpus[0].name
-    elif backend == "jax":
-        try:
-            devices["gpu"] = mod.devices("gpu")[0].device_kind
-        except RuntimeError:
-            pass
-    elif mod.cuda.is_available():
+    elif backend == "torch" and mod.cuda.is_available():
         devices["gpu"] = mod.cuda.get_device_name(0)
     env = {"KERAS_BACKEND": backend}
     if backend == "tensorflow":

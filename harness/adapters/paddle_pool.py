@@ -18,7 +18,6 @@ Unsupported: dilation (Paddle pooling has none), 3-D Lp pooling (no `lp_pool3d`)
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -212,8 +211,4 @@ def repro(case: Case, plan_: Plan) -> str:
 
 def execute(case: Case, plan_: Plan, x: np.ndarray, device: str, upstream: np.ndarray | None = None) -> Outcome:
     _import()
-    scope, _ = script.compiled(source(case, plan_, device))
-    start = time.perf_counter()
-    out, indices, grad = scope["pool"](x, upstream)
-    seconds = time.perf_counter() - start
-    return Outcome(output=out, indices=indices, grad=grad, dtype=str(out.dtype), seconds=seconds)
+    return script.pool_outcome(source(case, plan_, device), x, upstream)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.adapters.base import Outcome
 from harness.plan import Plan, Step
 
 FILENAME = "<pool-parity plan>"
@@ -62,6 +63,16 @@ def compiled(code: str) -> tuple[dict[str, Any], float | None]:
         raise
     _RUN[code] = scope
     return scope, time.perf_counter() - start
+
+
+def pool_outcome(code: str, x: Any, upstream: Any = None) -> Outcome:
+    """Run a script's `pool(x_np, upstream) -> (out, indices or None, grad or None)`; the first
+    call of a signature includes the framework's tracing and compiling, its own cost."""
+    pool = compiled(code)[0]["pool"]
+    start = time.perf_counter()
+    out, indices, grad = pool(x, upstream)
+    seconds = time.perf_counter() - start
+    return Outcome(output=out, indices=indices, grad=grad, dtype=str(out.dtype), seconds=seconds)
 
 
 def namespace(code: str) -> dict[str, Any]:
